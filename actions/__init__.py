@@ -1,0 +1,1 @@
+"""Rasa SDK action server for the support assistant."""
