@@ -76,9 +76,7 @@ class Settings:
         return cls(
             database_url=database_url,
             seed_sample_data=_get_bool(environ, "ASSISTANT_SEED_SAMPLE_DATA", True),
-            return_window_days=_get_int(
-                environ, "ASSISTANT_RETURN_WINDOW_DAYS", 30, minimum=0
-            ),
+            return_window_days=_get_int(environ, "ASSISTANT_RETURN_WINDOW_DAYS", 30, minimum=0),
         )
 
 

@@ -1,0 +1,1 @@
+"""Models of the support assistant: the intent classifier and their benchmarks."""

@@ -1,0 +1,1 @@
+"""Benchmarks of the assistant's models: ``python -m nlu_models.benchmark --help``."""

@@ -1,0 +1,95 @@
+"""Command line: ``python -m nlu_models.benchmark intents --train CSV --test CSV --out JSON``."""
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import List, Optional
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m nlu_models.benchmark",
+        description="Benchmarks of the assistant's models.",
+    )
+    tasks = parser.add_subparsers(dest="task", required=True)
+
+    intents = tasks.add_parser(
+        "intents",
+        help="Train the bot's BERT intent classifier (and optionally Rasa's DIET "
+        "pipeline) on a CSV split and measure accuracy, macro F1 and latency.",
+    )
+    intents.add_argument("--train", type=Path, required=True, help="training CSV")
+    intents.add_argument("--test", type=Path, required=True, help="test CSV")
+    intents.add_argument("--out", type=Path, required=True, help="JSON report to write")
+    intents.add_argument("--text-column", default="text")
+    intents.add_argument("--label-column", default="label")
+    intents.add_argument("--baseline", choices=["diet"], default=None)
+    intents.add_argument(
+        "--baseline-epochs", type=int, default=None, help="DIET epochs (default 100)"
+    )
+    intents.add_argument(
+        "--oos-label",
+        default=None,
+        help="label of out-of-scope examples; adds in_scope_accuracy and oos_recall "
+        "under the FallbackClassifier threshold of config.yml",
+    )
+    intents.add_argument(
+        "--latency-samples",
+        type=int,
+        default=1000,
+        help="test messages timed one at a time for p50/p95",
+    )
+    intents.add_argument("--plot", type=Path, default=None, help="per-intent error PNG")
+    intents.add_argument("--epochs", type=int, default=None, help="override the component's epochs")
+    return parser
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    """Runs the benchmark named on the command line.
+
+    Returns:
+        The process exit code.
+
+    """
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    if args.task == "intents":
+        from nlu_models.benchmark import intents
+
+        for path in (args.train, args.test):
+            if not path.is_file():
+                print(f"error: {path} does not exist", file=sys.stderr)
+                return 2
+        overrides = {} if args.epochs is None else {"epochs": args.epochs}
+        try:
+            report = intents.run(
+                args.train,
+                args.test,
+                text_column=args.text_column,
+                label_column=args.label_column,
+                baseline=args.baseline,
+                baseline_epochs=args.baseline_epochs,
+                oos_label=args.oos_label,
+                latency_samples=args.latency_samples,
+                model_overrides=overrides,
+            )
+        except ValueError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        if args.plot is not None:
+            intents.plot_errors(report, args.plot)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(report, indent=2), encoding="utf-8")
+    summary = {
+        name: {k: v for k, v in report[name].items() if not isinstance(v, dict)}
+        for name in ("model", "baseline")
+        if name in report
+    }
+    print(json.dumps(summary, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

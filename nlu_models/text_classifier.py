@@ -1,0 +1,414 @@
+"""Fine-tuned transformer text classifier, independent of Rasa.
+
+A BERT-family encoder with mean pooling (the pooling all-MiniLM-L6-v2 was trained
+with), L2-normalised sentence vectors and a linear head initialised from the class
+centroids. Training uses length-bucketed batches with dynamic padding, AdamW with
+linear warm-up and decay, label smoothing, early stopping on a stratified validation
+split, and temperature scaling on that split so confidences are calibrated.
+"""
+
+import copy
+import json
+import logging
+import math
+import random
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+from tqdm import tqdm
+
+logger = logging.getLogger(__name__)
+
+FORMAT_VERSION = 1
+_ENCODER_DIR = "encoder"
+_HEAD_FILE = "head.safetensors"
+_META_FILE = "classifier.json"
+
+
+@dataclass(frozen=True)
+class TrainingOptions:
+    """Hyperparameters of a fine-tuning run (see the Rasa component for defaults)."""
+
+    epochs: int = 8
+    learning_rate: float = 1e-4
+    batch_size: int = 32
+    max_length: int = 64
+    warmup_fraction: float = 0.1
+    weight_decay: float = 0.01
+    label_smoothing: float = 0.1
+    dropout: float = 0.1
+    freeze_embeddings: bool = True
+    seed: int = 42
+    validation_fraction: float = 0.1
+    early_stopping_patience: int = 2
+    device: str = "auto"
+    show_progress: bool = True
+
+
+@dataclass
+class TrainingReport:
+    """What happened during training, for logs and benchmarks."""
+
+    epochs_run: int = 0
+    best_epoch: int = 0
+    validation_accuracy: Optional[float] = None
+    temperature: float = 1.0
+    train_examples: int = 0
+    validation_examples: int = 0
+    train_seconds: float = 0.0
+    history: List[Dict[str, float]] = field(default_factory=list)
+
+
+def resolve_device(device: str) -> torch.device:
+    """Maps ``"auto"`` to the GPU when one is present, else the CPU."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
+class _PooledClassifier(nn.Module):
+    """Encoder, masked mean pooling, L2 normalisation and a linear head."""
+
+    def __init__(self, encoder: nn.Module, num_labels: int, dropout: float) -> None:
+        super().__init__()
+        self.encoder = encoder
+        self.dropout = nn.Dropout(dropout)
+        self.head = nn.Linear(encoder.config.hidden_size, num_labels)
+
+    def embed(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+        mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
+        pooled = (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1e-9)
+        return F.normalize(pooled, dim=-1)
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        return self.head(self.dropout(self.embed(input_ids, attention_mask)))
+
+
+def _seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def _stratified_split(
+    label_ids: Sequence[int], fraction: float, rng: np.random.Generator
+) -> Tuple[List[int], List[int]]:
+    """Splits indices so that every label keeps at least one training example."""
+    by_label: Dict[int, List[int]] = {}
+    for index, label in enumerate(label_ids):
+        by_label.setdefault(label, []).append(index)
+    train, validation = [], []
+    for label in sorted(by_label):
+        indices = list(by_label[label])
+        rng.shuffle(indices)
+        count = min(int(round(len(indices) * fraction)), len(indices) - 1)
+        validation.extend(indices[:count])
+        train.extend(indices[count:])
+    return sorted(train), sorted(validation)
+
+
+def _bucketed_batches(
+    lengths: Sequence[int], batch_size: int, rng: np.random.Generator
+) -> List[List[int]]:
+    """Shuffled batches of similar length, so dynamic padding wastes little."""
+    order = rng.permutation(len(lengths))
+    chunk = batch_size * 50
+    batches: List[List[int]] = []
+    for start in range(0, len(order), chunk):
+        block = sorted(order[start : start + chunk], key=lambda i: lengths[i])
+        batches.extend(
+            [int(i) for i in block[b : b + batch_size]] for b in range(0, len(block), batch_size)
+        )
+    rng.shuffle(batches)
+    return batches
+
+
+class TransformerTextClassifier:
+    """A trained classifier: encoder, tokenizer, head, label names, temperature."""
+
+    def __init__(
+        self,
+        model: _PooledClassifier,
+        tokenizer: "object",
+        labels: List[str],
+        max_length: int,
+        temperature: float = 1.0,
+        device: Optional[torch.device] = None,
+    ) -> None:
+        self.model = model
+        self.tokenizer = tokenizer
+        self.labels = list(labels)
+        self.max_length = max_length
+        self.temperature = temperature
+        self.device = device or torch.device("cpu")
+        self.model.to(self.device).eval()
+
+    # ------------------------------------------------------------------ training
+    @classmethod
+    def train(
+        cls,
+        checkpoint: Path,
+        texts: Sequence[str],
+        labels: Sequence[str],
+        options: TrainingOptions,
+    ) -> Tuple["TransformerTextClassifier", TrainingReport]:
+        """Fine-tunes a checkpoint on labelled texts.
+
+        Args:
+            checkpoint: Local Hugging Face BERT-family model folder.
+            texts: Training texts.
+            labels: One label per text.
+            options: Hyperparameters.
+
+        Returns:
+            The trained classifier and a report of the run.
+
+        """
+        from transformers import AutoModel, AutoTokenizer
+
+        started = time.perf_counter()
+        _seed_everything(options.seed)
+        rng = np.random.default_rng(options.seed)
+        device = resolve_device(options.device)
+        label_names = sorted(set(labels))
+        label_index = {name: i for i, name in enumerate(label_names)}
+        y = [label_index[name] for name in labels]
+
+        tokenizer = AutoTokenizer.from_pretrained(str(checkpoint), local_files_only=True)
+        encoder = AutoModel.from_pretrained(str(checkpoint), local_files_only=True)
+        model = _PooledClassifier(encoder, len(label_names), options.dropout).to(device)
+        if options.freeze_embeddings:
+            model.encoder.embeddings.word_embeddings.weight.requires_grad_(False)
+        classifier = cls(model, tokenizer, label_names, options.max_length, 1.0, device)
+
+        ids = classifier._tokenize(texts)
+        train_idx, val_idx = _stratified_split(y, options.validation_fraction, rng)
+        report = TrainingReport(train_examples=len(train_idx), validation_examples=len(val_idx))
+        classifier._init_head_from_centroids([ids[i] for i in train_idx], [y[i] for i in train_idx])
+
+        optimizer, scheduler = classifier._optimizer(options, len(train_idx))
+        loss_fn = nn.CrossEntropyLoss(label_smoothing=options.label_smoothing)
+        best_state, best_key, stale = None, (-1.0, 0.0), 0
+        for epoch in range(1, options.epochs + 1):
+            model.train()
+            batches = _bucketed_batches([len(ids[i]) for i in train_idx], options.batch_size, rng)
+            progress = tqdm(
+                batches, desc=f"epoch {epoch}/{options.epochs}", disable=not options.show_progress
+            )
+            total_loss = 0.0
+            for batch in progress:
+                rows = [train_idx[b] for b in batch]
+                input_ids, mask = classifier._pad([ids[r] for r in rows])
+                target = torch.tensor([y[r] for r in rows], device=device)
+                loss = loss_fn(model(input_ids, mask), target)
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+                optimizer.step()
+                scheduler.step()
+                total_loss += float(loss)
+                progress.set_postfix(loss=f"{loss.item():.3f}")
+            entry = {"epoch": float(epoch), "train_loss": total_loss / max(len(batches), 1)}
+            report.epochs_run = epoch
+            if val_idx:
+                logits = classifier._logits([ids[i] for i in val_idx])
+                target = torch.tensor([y[i] for i in val_idx])
+                accuracy = float((logits.argmax(-1) == target).float().mean())
+                val_loss = float(F.cross_entropy(logits, target))
+                entry.update(validation_accuracy=accuracy, validation_loss=val_loss)
+                key = (accuracy, -val_loss)
+                if key > best_key:
+                    best_key, stale, report.best_epoch = key, 0, epoch
+                    best_state = copy.deepcopy(model.state_dict())
+                else:
+                    stale += 1
+            report.history.append(entry)
+            logger.info("Epoch %d: %s", epoch, entry)
+            if val_idx and stale >= options.early_stopping_patience:
+                logger.info("Early stopping after epoch %d (best %d).", epoch, report.best_epoch)
+                break
+
+        if best_state is not None:
+            model.load_state_dict(best_state)
+            report.validation_accuracy = best_key[0]
+        else:
+            report.best_epoch = report.epochs_run
+        if val_idx:
+            logits = classifier._logits([ids[i] for i in val_idx])
+            classifier.temperature = _fit_temperature(logits, torch.tensor([y[i] for i in val_idx]))
+        report.temperature = classifier.temperature
+        report.train_seconds = time.perf_counter() - started
+        model.eval()
+        return classifier, report
+
+    def _optimizer(
+        self, options: TrainingOptions, num_examples: int
+    ) -> Tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LambdaLR]:
+        from transformers import get_linear_schedule_with_warmup
+
+        decay, no_decay = [], []
+        for name, param in self.model.named_parameters():
+            if not param.requires_grad:
+                continue
+            is_norm_or_bias = name.endswith("bias") or "LayerNorm" in name
+            (no_decay if is_norm_or_bias else decay).append(param)
+        optimizer = torch.optim.AdamW(
+            [
+                {"params": decay, "weight_decay": options.weight_decay},
+                {"params": no_decay, "weight_decay": 0.0},
+            ],
+            lr=options.learning_rate,
+        )
+        steps = options.epochs * math.ceil(num_examples / options.batch_size)
+        scheduler = get_linear_schedule_with_warmup(
+            optimizer, int(steps * options.warmup_fraction), max(steps, 1)
+        )
+        return optimizer, scheduler
+
+    @torch.no_grad()
+    def _init_head_from_centroids(self, ids: List[List[int]], y: List[int]) -> None:
+        """Starts the head at the normalised class centroids (a nearest-centroid model)."""
+        self.model.eval()
+        embeddings = self._embed(ids)
+        num_labels, dim = self.model.head.weight.shape
+        centroids = torch.zeros(num_labels, dim)
+        centroids.index_add_(0, torch.tensor(y), embeddings)
+        # A scale of 20 on cosine similarities gives confident but finite logits.
+        self.model.head.weight.copy_(F.normalize(centroids, dim=-1).to(self.device) * 20.0)
+        self.model.head.bias.zero_()
+
+    # ---------------------------------------------------------------- inference
+    def _tokenize(self, texts: Sequence[str]) -> List[List[int]]:
+        encoded = self.tokenizer(
+            list(texts), truncation=True, max_length=self.max_length, add_special_tokens=True
+        )
+        return encoded["input_ids"]
+
+    def _pad(self, rows: Sequence[List[int]]) -> Tuple[torch.Tensor, torch.Tensor]:
+        width = max(len(r) for r in rows)
+        input_ids = torch.zeros((len(rows), width), dtype=torch.long)
+        mask = torch.zeros((len(rows), width), dtype=torch.long)
+        for i, row in enumerate(rows):
+            input_ids[i, : len(row)] = torch.tensor(row)
+            mask[i, : len(row)] = 1
+        return input_ids.to(self.device), mask.to(self.device)
+
+    @torch.no_grad()
+    def _run(self, ids: List[List[int]], batch_size: int, embed_only: bool) -> torch.Tensor:
+        self.model.eval()
+        order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
+        outputs: List[torch.Tensor] = []
+        for start in range(0, len(order), batch_size):
+            input_ids, mask = self._pad([ids[i] for i in order[start : start + batch_size]])
+            if embed_only:
+                outputs.append(self.model.embed(input_ids, mask).float().cpu())
+            else:
+                outputs.append(self.model(input_ids, mask).float().cpu())
+        stacked = torch.cat(outputs)
+        result = torch.empty_like(stacked)
+        result[torch.tensor(order)] = stacked
+        return result
+
+    def _logits(self, ids: List[List[int]], batch_size: int = 64) -> torch.Tensor:
+        return self._run(ids, batch_size, embed_only=False)
+
+    def _embed(self, ids: List[List[int]], batch_size: int = 64) -> torch.Tensor:
+        return self._run(ids, batch_size, embed_only=True)
+
+    def predict_proba(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
+        """Calibrated class probabilities, one row per text, columns in ``labels`` order.
+
+        Args:
+            texts: Texts to classify (empty strings are allowed).
+            batch_size: How many texts go through the encoder at once.
+
+        Returns:
+            An array of shape ``(len(texts), len(labels))``.
+
+        """
+        if not texts:
+            return np.zeros((0, len(self.labels)), dtype=np.float32)
+        logits = self._logits(self._tokenize(texts), batch_size)
+        return torch.softmax(logits / self.temperature, dim=-1).numpy()
+
+    def quantize(self) -> None:
+        """Swaps the linear layers for dynamic int8 ones (CPU inference only)."""
+        self.model = torch.ao.quantization.quantize_dynamic(
+            self.model.cpu(), {nn.Linear}, dtype=torch.qint8
+        )
+        self.device = torch.device("cpu")
+
+    # -------------------------------------------------------------- persistence
+    def save(self, directory: Path) -> None:
+        """Writes encoder, tokenizer, head and label map into ``directory``."""
+        from safetensors.torch import save_file
+
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        self.model.encoder.save_pretrained(directory / _ENCODER_DIR, safe_serialization=True)
+        self.tokenizer.save_pretrained(directory / _ENCODER_DIR)
+        head = {k: v.detach().cpu().contiguous() for k, v in self.model.head.state_dict().items()}
+        save_file(head, str(directory / _HEAD_FILE))
+        meta = {
+            "format_version": FORMAT_VERSION,
+            "labels": self.labels,
+            "max_length": self.max_length,
+            "temperature": self.temperature,
+        }
+        (directory / _META_FILE).write_text(json.dumps(meta, indent=2), encoding="utf-8")
+
+    @classmethod
+    def load(cls, directory: Path, device: str = "auto") -> "TransformerTextClassifier":
+        """Loads a classifier written by :meth:`save`.
+
+        Args:
+            directory: The folder passed to :meth:`save`.
+            device: ``"auto"``, ``"cpu"`` or a torch device string.
+
+        Returns:
+            The classifier, in evaluation mode.
+
+        """
+        from safetensors.torch import load_file
+        from transformers import AutoModel, AutoTokenizer
+
+        directory = Path(directory)
+        meta = json.loads((directory / _META_FILE).read_text(encoding="utf-8"))
+        if meta.get("format_version") != FORMAT_VERSION:
+            raise ValueError(f"Unsupported classifier format in '{directory}'.")
+        encoder_dir = str(directory / _ENCODER_DIR)
+        encoder = AutoModel.from_pretrained(encoder_dir, local_files_only=True)
+        tokenizer = AutoTokenizer.from_pretrained(encoder_dir, local_files_only=True)
+        model = _PooledClassifier(encoder, len(meta["labels"]), dropout=0.0)
+        model.head.load_state_dict(load_file(str(directory / _HEAD_FILE)))
+        return cls(
+            model,
+            tokenizer,
+            meta["labels"],
+            int(meta["max_length"]),
+            float(meta["temperature"]),
+            resolve_device(device),
+        )
+
+
+def _fit_temperature(logits: torch.Tensor, target: torch.Tensor) -> float:
+    """Temperature that minimises the validation negative log-likelihood."""
+    log_t = torch.zeros(1, requires_grad=True)
+    optimizer = torch.optim.LBFGS([log_t], lr=0.1, max_iter=200)
+
+    def closure() -> torch.Tensor:
+        optimizer.zero_grad()
+        loss = F.cross_entropy(logits / log_t.exp(), target)
+        loss.backward()
+        return loss
+
+    optimizer.step(closure)
+    temperature = float(log_t.detach().exp())
+    return min(max(temperature, 0.05), 20.0)
