@@ -121,7 +121,6 @@ def unavailable_on_error(what: str) -> Iterator[None]:
 
     Raises:
         DatabaseUnavailable: If the wrapped block failed to use the database.
-
     """
     try:
         yield
@@ -146,7 +145,6 @@ class Database:
         clock: Source of "now" for seeding; sample dates are relative to it.
         seeders: Functions that fill empty tables with sample data; by default
             the sample orders.
-
     """
 
     def __init__(
@@ -188,7 +186,6 @@ class Database:
 
         Args:
             revision: Target revision; the newest by default.
-
         """
         with self.engine.begin() as connection:
             config = alembic_config(self.settings.database_url)
@@ -200,7 +197,6 @@ class Database:
 
         Returns:
             The number of rows inserted.
-
         """
         seeders = self._seeders if self._seeders is not None else _default_seeders()
         inserted = 0
@@ -218,7 +214,6 @@ class Database:
 
         Returns:
             The number of sample rows inserted.
-
         """
         with self._exclusive():
             self.migrate()
@@ -232,7 +227,6 @@ class Database:
 
         Raises:
             DatabaseUnavailable: If the database cannot be reached or migrated.
-
         """
         if self._ready:
             return
@@ -329,7 +323,6 @@ def alembic_config(database_url: str) -> Config:
     Returns:
         A configuration whose env.py uses ``config.attributes["connection"]``
         when set, else an engine for ``database_url``.
-
     """
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
@@ -359,7 +352,6 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
     Returns:
         The process exit status.
-
     """
     parser = argparse.ArgumentParser(prog="python -m actions.db")
     commands = parser.add_subparsers(dest="command", required=True)

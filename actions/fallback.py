@@ -26,7 +26,7 @@ INTENT_LABELS: Dict[str, str] = {
     "payment_problem": "Sort out a payment problem",
     "complaint": "Make a complaint",
     "request_human": "Talk to a person",
-    "inform": "Give you some details",
+    "inform": "Give more details",
 }
 """Button titles for the intents of the domain."""
 
@@ -46,7 +46,6 @@ def intent_label(intent: str) -> str:
 
     Returns:
         Its label, or the name with underscores as spaces for intents without one.
-
     """
     return INTENT_LABELS.get(intent, intent.replace("_", " "))
 
@@ -60,7 +59,6 @@ def suggested_intents(intent_ranking: List[Dict[str, Any]]) -> List[str]:
     Returns:
         Up to ``MAX_SUGGESTIONS`` intent names, most confident first, without
         the fallback and out-of-scope intents.
-
     """
     ranked = sorted(intent_ranking, key=lambda entry: entry.get("confidence") or 0.0, reverse=True)
     names: List[str] = []
@@ -85,7 +83,6 @@ class ActionFallbackSuggestions(Action):
 
         Returns:
             ``[UserUtteranceReverted()]``.
-
         """
         ranking = (tracker.latest_message or {}).get("intent_ranking") or []
         intents = suggested_intents(ranking)

@@ -57,7 +57,6 @@ class OrderLookupResult:
         outcome: What happened.
         order_id: The canonical number, when the value held a well-formed one.
         order: The order, when it was found.
-
     """
 
     outcome: LookupOutcome
@@ -73,7 +72,6 @@ def order_id_text(value: Any) -> str:
 
     Returns:
         The text, or "" when there is none.
-
     """
     if isinstance(value, (list, tuple)):
         value = next((item for item in value if item not in (None, "")), None)
@@ -88,7 +86,6 @@ def problem_message(result: OrderLookupResult) -> str:
 
     Returns:
         The reply.
-
     """
     if result.outcome is LookupOutcome.UNKNOWN and result.order_id is not None:
         return messages.unknown_order(result.order_id)
@@ -108,7 +105,6 @@ class _OrderActionBase:
         settings: The return window and database settings; the process-wide
             settings when None.
         clock: Source of the current time (timezone-aware).
-
     """
 
     def __init__(
@@ -144,7 +140,6 @@ class _OrderActionBase:
         Returns:
             The outcome; database failures are logged and reported as
             ``UNAVAILABLE`` rather than raised.
-
         """
         text = order_id_text(value)
         if not text:
@@ -199,7 +194,6 @@ class _OrderSubmitAction(_OrderActionBase, Action, ABC):
             kept for a retry); ``[SlotSet("order_id", None)]`` when the number
             is malformed or unknown; ``[SlotSet("order_id_attempts", 0.0)]``
             right after a form gave up (its validator has already replied).
-
         """
         if _gave_up_this_turn(tracker):
             return [SlotSet(ATTEMPTS_SLOT, 0.0)]
@@ -253,7 +247,6 @@ def previous_attempts(tracker: Tracker, form_name: str) -> int:
 
     Returns:
         The number of failed attempts before this one.
-
     """
     if tracker.active_loop.get("name") != form_name:
         return 0
@@ -286,7 +279,6 @@ class _OrderIdFormValidation(_OrderActionBase, FormValidationAction, ABC):
 
         Returns:
             ``{"order_id": <the message text>}`` or ``{}``.
-
         """
         if (
             tracker.active_loop.get("name") != self.form_name()
@@ -326,7 +318,6 @@ class _OrderIdFormValidation(_OrderActionBase, FormValidationAction, ABC):
             reports the outage); otherwise ``order_id`` None and the new
             count, plus ``requested_slot`` None to end the form after
             ``MAX_ATTEMPTS`` failures.
-
         """
         result = await self.lookup(slot_value)
         if result.outcome in (LookupOutcome.FOUND, LookupOutcome.UNAVAILABLE):

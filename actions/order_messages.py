@@ -61,7 +61,6 @@ def unknown_order(order_id: str) -> str:
 
     Returns:
         The reply.
-
     """
     return (
         f"I couldn't find an order {order_id}. Please check the number in your order "
@@ -79,7 +78,6 @@ def day_name(day: date, today: date) -> str:
     Returns:
         "yesterday", "today" or "tomorrow" when it is one of those, otherwise
         weekday, day and month, plus the year when it is not this year's.
-
     """
     offset = (day - today).days
     if offset in (-1, 0, 1):
@@ -97,7 +95,6 @@ def on_day(day: date, today: date) -> str:
 
     Returns:
         The name, with "on" before a weekday.
-
     """
     name = day_name(day, today)
     return name if name in ("yesterday", "today", "tomorrow") else f"on {name}"
@@ -112,7 +109,6 @@ def format_money(cents: int, currency: str) -> str:
 
     Returns:
         The amount with two decimals and the currency code.
-
     """
     return f"{cents // 100}.{cents % 100:02d} {currency}"
 
@@ -131,7 +127,6 @@ def refund_message(order: OrderStatus, today: date) -> str:
 
     Returns:
         The reply.
-
     """
     text = f"We received your return of order {order.order_id}{_when(order.returned_at, today)}."
     amount = (
@@ -162,7 +157,6 @@ def status_message(order: OrderStatus, today: date) -> str:
 
     Returns:
         The reply for the order's status.
-
     """
     oid = order.order_id
     if order.status is OrderState.PROCESSING:
@@ -193,19 +187,23 @@ def status_message(order: OrderStatus, today: date) -> str:
 
 
 def _shipped_message(order: OrderStatus, today: date) -> str:
-    carrier = f" with {order.carrier}" if order.carrier else ""
-    parts = [f"Good news: order {order.order_id} is on its way!"]
-    parts.append(f"It shipped{carrier}{_when(order.shipped_at, today)}")
     eta = order.estimated_delivery
-    if eta is None:
-        parts[-1] += "."
-    elif eta >= today:
-        parts[-1] += f" and should arrive {on_day(eta, today)}."
+    late = eta is not None and eta < today
+    if late:
+        opening = f"Order {order.order_id} is on its way, but it's running a little late."
     else:
-        parts[-1] += (
-            f" and was due {on_day(eta, today)}, so it's running a little late. "
-            "Carriers usually catch up within a day or two."
+        opening = f"Good news: order {order.order_id} is on its way!"
+    carrier = f" with {order.carrier}" if order.carrier else ""
+    shipped = f"It shipped{carrier}{_when(order.shipped_at, today)}"
+    if eta is None:
+        shipped += "."
+    elif late:
+        shipped += (
+            f" and was due {on_day(eta, today)}; carriers usually catch up within a day or two."
         )
+    else:
+        shipped += f" and should arrive {on_day(eta, today)}."
+    parts = [opening, shipped]
     if order.tracking_number:
         owner = f"{order.carrier} " if order.carrier else ""
         parts.append(f"Your {owner}tracking number is {order.tracking_number}.")
@@ -221,7 +219,6 @@ def return_message(decision: ReturnDecision, today: date) -> str:
 
     Returns:
         The reply.
-
     """
     order = decision.order
     oid = order.order_id

@@ -44,7 +44,6 @@ class ReturnDecision:
         window_days: Length of the return window the decision applied.
         last_return_day: Last day (UTC) a delivered order can be sent back;
             None unless the order was delivered.
-
     """
 
     order: OrderStatus
@@ -71,7 +70,6 @@ def decide_return(order: OrderStatus, *, window_days: int, now: datetime) -> Ret
 
     Returns:
         The decision.
-
     """
     if order.status is OrderState.PROCESSING:
         return ReturnDecision(order, ReturnReason.NOT_SHIPPED, window_days)
@@ -100,7 +98,6 @@ def expected_dispatch_date(placed_at: datetime) -> date:
 
     Returns:
         The date ``DISPATCH_WORKING_DAYS`` working days (Mon-Fri) later.
-
     """
     day = placed_at.date()
     remaining = DISPATCH_WORKING_DAYS

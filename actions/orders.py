@@ -64,7 +64,6 @@ class LineItem:
         product_name: Name shown to the customer.
         quantity: Number of units, at least 1.
         unit_price_cents: Price of one unit in cents of the order's currency.
-
     """
 
     product_name: str
@@ -96,7 +95,6 @@ class OrderStatus:
         refund_status: Progress of the refund of a returned order.
         refund_amount_cents: Amount refunded or to be refunded.
         refunded_at: When the refund was issued.
-
     """
 
     order_id: str
@@ -250,7 +248,6 @@ def parse_order_id(text: str) -> Optional[str]:
     Returns:
         The canonical order number ("ORD-104233"), or None if the text holds
         no well-formed one (e.g. "ORD-12", "banana").
-
     """
     match = _ORDER_ID_IN_TEXT.search(text)
     return f"ORD-{match.group(1)}" if match else None
@@ -264,7 +261,6 @@ class OrderLookup(Protocol):
 
         Raises:
             DatabaseUnavailable: If the store cannot be reached.
-
         """
         ...
 
@@ -278,7 +274,6 @@ class OrderRepository:
 
     Args:
         database: The database to use.
-
     """
 
     def __init__(self, database: Database) -> None:
@@ -297,7 +292,6 @@ class OrderRepository:
         Raises:
             ValueError: If ``order_id`` is not in canonical form.
             DatabaseUnavailable: If the database cannot be reached.
-
         """
         if not _CANONICAL_ORDER_ID.fullmatch(order_id):
             raise ValueError(f"not a canonical order number: {order_id!r}")
@@ -315,7 +309,6 @@ class OrderRepository:
         Raises:
             DatabaseUnavailable: If the database cannot be reached.
             sqlalchemy.exc.IntegrityError: If the order number is taken.
-
         """
         with unavailable_on_error(f"adding order {order.order_id}"):
             self._database.ensure_ready()
@@ -327,7 +320,6 @@ class OrderRepository:
 
         Raises:
             DatabaseUnavailable: If the database cannot be reached.
-
         """
         with unavailable_on_error("counting orders"):
             self._database.ensure_ready()

@@ -46,7 +46,6 @@ def build_sample_orders(now: datetime) -> List[OrderStatus]:
 
     Returns:
         About twenty orders in every status.
-
     """
 
     def ago(days: float, hours: float = 0) -> datetime:
@@ -283,7 +282,6 @@ def seed_sample_orders(session: Session, now: datetime) -> int:
 
     Returns:
         The number of orders added (0 if there were orders already).
-
     """
     if session.execute(select(Order.order_id).limit(1)).first() is not None:
         return 0
