@@ -1,4 +1,4 @@
-from typing import Any, Callable, Dict, List
+from typing import Any, Callable, Dict, List, Tuple
 
 import pytest
 from rasa_sdk import Tracker
@@ -30,7 +30,7 @@ def fallback_tracker(
     return build
 
 
-async def run(tracker: Tracker) -> tuple:
+async def run(tracker: Tracker) -> Tuple[List[Dict[str, Any]], List[Dict[str, Any]]]:
     dispatcher = CollectingDispatcher()
     events = await ActionFallbackSuggestions().run(dispatcher, tracker, {})
     return events, dispatcher.messages

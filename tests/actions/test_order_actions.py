@@ -1,6 +1,6 @@
 import logging
 from datetime import datetime
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import pytest
 from rasa_sdk import Tracker
@@ -54,7 +54,9 @@ def return_action(
     )
 
 
-async def run_action(action: Any, tracker: Tracker, domain: Optional[Dict[str, Any]] = None):
+async def run_action(
+    action: Any, tracker: Tracker, domain: Optional[Dict[str, Any]] = None
+) -> Tuple[List[Dict[str, Any]], List[Optional[str]]]:
     dispatcher = CollectingDispatcher()
     events = await action.run(dispatcher, tracker, domain or {})
     return events, texts(dispatcher)
