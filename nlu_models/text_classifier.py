@@ -213,7 +213,7 @@ class TransformerTextClassifier:
                 torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
                 optimizer.step()
                 scheduler.step()
-                total_loss += float(loss)
+                total_loss += loss.item()
                 progress.set_postfix(loss=f"{loss.item():.3f}")
             entry = {"epoch": float(epoch), "train_loss": total_loss / max(len(batches), 1)}
             report.epochs_run = epoch

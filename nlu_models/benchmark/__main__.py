@@ -46,6 +46,14 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _configure_logging() -> None:
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", force=True
+    )
+    for name in ("nlu_models", "rasa"):
+        logging.getLogger(name).setLevel(logging.INFO)
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     """Runs the benchmark named on the command line.
 
@@ -54,9 +62,11 @@ def main(argv: Optional[List[str]] = None) -> int:
 
     """
     args = _parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     if args.task == "intents":
         from nlu_models.benchmark import intents
+
+        # After the imports: importing Rasa reconfigures logging.
+        _configure_logging()
 
         for path in (args.train, args.test):
             if not path.is_file():

@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# Starts the embedded default: the action server and one Rasa server (REST and
+# socket.io channels) on the newest model in models/, with the SQLite tracker
+# store in .data/. Stops both on Ctrl-C. Called by `make run` after `make train`.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+BIN=.venv/bin
+RASA_PORT="${RASA_PORT:-5005}"
+ACTIONS_PORT="${ACTIONS_PORT:-5055}"
+mkdir -p .data logs
+
+if ! ls models/*.tar.gz >/dev/null 2>&1; then
+  echo "No trained model in models/: run 'make train' first." >&2
+  exit 1
+fi
+
+"$BIN/python" -m actions.db seed
+
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+}
+trap cleanup EXIT INT TERM
+
+"$BIN/rasa" run actions --actions actions --port "$ACTIONS_PORT" >logs/actions.log 2>&1 &
+pids+=($!)
+
+for _ in $(seq 1 60); do
+  if curl -fsS "http://localhost:$ACTIONS_PORT/health" >/dev/null 2>&1; then break; fi
+  if ! kill -0 "${pids[0]}" 2>/dev/null; then
+    echo "The action server failed to start; see logs/actions.log:" >&2
+    tail -n 20 logs/actions.log >&2
+    exit 1
+  fi
+  sleep 1
+done
+
+"$BIN/rasa" run --model models --credentials credentials.yml --endpoints endpoints.yml \
+  --port "$RASA_PORT" --cors "*" >logs/rasa.log 2>&1 &
+pids+=($!)
+
+echo "Loading the model (about a minute)..."
+for _ in $(seq 1 180); do
+  if curl -fsS "http://localhost:$RASA_PORT/" >/dev/null 2>&1; then break; fi
+  if ! kill -0 "${pids[1]}" 2>/dev/null; then
+    echo "Rasa failed to start; see logs/rasa.log:" >&2
+    tail -n 20 logs/rasa.log >&2
+    exit 1
+  fi
+  sleep 1
+done
+
+cat <<MSG
+
+The assistant is running. Talk to it:
+  REST:       curl -s -XPOST http://localhost:$RASA_PORT/webhooks/rest/webhook \\
+                -H 'Content-Type: application/json' \\
+                -d '{"sender": "me", "message": "where is my order ORD-104233?"}'
+  socket.io:  http://localhost:$RASA_PORT (path /socket.io, events user_uttered / bot_uttered)
+  Actions:    http://localhost:$ACTIONS_PORT/health
+Logs are in logs/rasa.log and logs/actions.log. Press Ctrl-C to stop.
+MSG
+
+wait -n "${pids[@]}"
+echo "A server stopped; see logs/. Shutting down." >&2

@@ -1,0 +1,69 @@
+"""Conversations over the REST channel against real Rasa and action servers."""
+
+from datetime import datetime, timezone
+from typing import Dict, List
+
+import pytest
+import requests
+import yaml
+
+from actions.db import Database
+from actions.order_messages import return_message, status_message, unknown_order
+from actions.order_policy import decide_return
+from actions.orders import OrderRepository
+from actions.settings import Settings
+from tests.e2e.helpers import ROOT
+
+pytestmark = pytest.mark.slow
+
+RESPONSES = yaml.safe_load((ROOT / "domain.yml").read_text())["responses"]
+
+
+def _variants(name: str) -> List[str]:
+    return [variant["text"] for variant in RESPONSES[name]]
+
+
+def _say(servers: Dict[str, str], sender: str, text: str) -> List[str]:
+    response = requests.post(
+        f"{servers['rasa']}/webhooks/rest/webhook",
+        json={"sender": sender, "message": text},
+        timeout=60,
+    )
+    response.raise_for_status()
+    return [message.get("text", "") for message in response.json()]
+
+
+def _repository(servers: Dict[str, str]) -> OrderRepository:
+    return OrderRepository(Database(Settings(database_url=servers["database_url"])))
+
+
+def test_greeting_gets_a_greeting(servers: Dict[str, str]) -> None:
+    replies = _say(servers, "e2e-greet", "hello there!")
+    assert len(replies) == 1 and replies[0] in _variants("utter_greet")
+
+
+def test_order_status_is_answered_from_the_orders_table(servers: Dict[str, str]) -> None:
+    replies = _say(servers, "e2e-status", "hi, where is my order ORD-104233?")
+    order = _repository(servers).get("ORD-104233")
+    assert order is not None
+    today = datetime.now(timezone.utc).date()
+    assert replies[0] == status_message(order, today)
+    assert replies[1:] and replies[1] in _variants("utter_anything_else")
+
+
+def test_return_eligibility_is_answered_from_the_orders_table(servers: Dict[str, str]) -> None:
+    replies = _say(servers, "e2e-return", "I'd like to return order ORD-104187 please")
+    order = _repository(servers).get("ORD-104187")
+    assert order is not None
+    now = datetime.now(timezone.utc)
+    decision = decide_return(order, window_days=30, now=now)
+    assert decision.eligible
+    assert replies[0] == return_message(decision, now.date())
+
+
+def test_unknown_order_gets_a_helpful_reply_and_the_form_asks_again(
+    servers: Dict[str, str],
+) -> None:
+    replies = _say(servers, "e2e-unknown", "where is my order ORD-999999")
+    assert replies[0] == unknown_order("ORD-999999")
+    assert replies[1] in _variants("utter_ask_order_id")
