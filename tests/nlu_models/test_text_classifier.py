@@ -8,6 +8,7 @@ from nlu_models.text_classifier import (
     TrainingOptions,
     TransformerTextClassifier,
     _bucketed_batches,
+    _epoch_count,
     _fit_temperature,
     _stratified_split,
 )
@@ -84,3 +85,14 @@ def test_empty_input_gives_an_empty_matrix(tiny_checkpoint: Path, tiny_texts_lab
         tiny_checkpoint, texts, labels, TrainingOptions(**{**FAST, "epochs": 1})
     )
     assert classifier.predict_proba([]).shape == (0, 3)
+
+
+@pytest.mark.parametrize(
+    "epochs, min_steps, examples, expected",
+    [(6, 0, 9000, 6), (6, 400, 9000, 6), (6, 400, 640, 20), (3, 10, 8, 10)],
+)
+def test_epoch_count_honours_min_steps(
+    epochs: int, min_steps: int, examples: int, expected: int
+) -> None:
+    options = TrainingOptions(epochs=epochs, min_steps=min_steps, batch_size=32)
+    assert _epoch_count(options, examples) == expected
