@@ -131,10 +131,11 @@ def unavailable_on_error(what: str) -> Iterator[None]:
 
 
 def _default_seeders() -> List[Seeder]:
-    # Imported here: sample_orders imports the models, which import this module.
+    # Imported here: the seeders import the models, which import this module.
+    from actions.catalogue_files import seed_catalogue
     from actions.sample_orders import seed_sample_orders
 
-    return [seed_sample_orders]
+    return [seed_sample_orders, seed_catalogue]
 
 
 class Database:
@@ -144,7 +145,7 @@ class Database:
         settings: Where the database is and whether to seed it.
         clock: Source of "now" for seeding; sample dates are relative to it.
         seeders: Functions that fill empty tables with sample data; by default
-            the sample orders.
+            the sample orders and the seed product catalogue.
     """
 
     def __init__(

@@ -16,12 +16,16 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
+import actions.catalogue_store  # noqa: F401 - registers the models on Base
 import actions.orders  # noqa: F401 - registers the models on Base
 from actions.db import Base, Database, DatabaseUnavailable
 from actions.orders import OrderRepository
 from actions.settings import Settings
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
+SEED_PRODUCTS = sum(
+    1 for line in (PROJECT_ROOT / "actions" / "data" / "catalogue.jsonl").open() if line.strip()
+)
 POSTGRES_URL = os.environ.get(
     "ACTIONS_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
 )
@@ -59,8 +63,8 @@ def test_migrations_create_the_schema_from_scratch(database: Database, settings:
         tables = set(inspect(connection).get_table_names())
         version = connection.execute(text("SELECT version_num FROM alembic_version")).scalar_one()
         drift = compare_metadata(MigrationContext.configure(connection), Base.metadata)
-    assert tables == {"alembic_version", "orders", "order_items"}
-    assert version == "0001"
+    assert tables == {"alembic_version", "orders", "order_items", "products"}
+    assert version == "0002"
     assert drift == [], "the models and the migrations disagree"
 
 
@@ -112,7 +116,8 @@ def test_seeding_runs_once_per_process_even_from_many_threads(settings: Settings
 
 def test_a_database_with_orders_is_not_seeded_again(settings: Settings, now: datetime) -> None:
     first = Database(settings, clock=lambda: now)
-    assert first.prepare(seed=True) == 20
+    # 20 sample orders and the 342 products of the seed catalogue.
+    assert first.prepare(seed=True) == 20 + SEED_PRODUCTS
     first.dispose()
 
     # A later process (a new Database) finds the orders and adds none.
@@ -140,7 +145,7 @@ def test_two_processes_starting_together_seed_once(tmp_path: Path) -> None:
     assert [process.returncode for process in processes] == [0, 0], outputs
     stdouts = sorted(stdout.strip() for stdout, _ in outputs)
     assert stdouts == [
-        "Seeded 20 sample rows.",
+        f"Seeded {20 + SEED_PRODUCTS} sample rows.",
         "The database already has data; nothing was seeded.",
     ]
     database = Database(Settings(database_url=url, seed_sample_data=False))
