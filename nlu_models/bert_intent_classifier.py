@@ -24,7 +24,7 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from nlu_models.checkpoints import CheckpointNotFoundError, resolve_checkpoint
-from nlu_models.text_classifier import TrainingOptions, TransformerTextClassifier
+from nlu_models.text_classifier import FORMAT_VERSION, TrainingOptions, TransformerTextClassifier
 
 logger = logging.getLogger(__name__)
 
@@ -83,6 +83,22 @@ class BertIntentClassifier(IntentClassifier, GraphComponent):
             "inference_batch_size": 64,
             "show_progress": True,
         }
+
+    @classmethod
+    def fingerprint_addon(cls, config: Dict[str, Any]) -> Optional[str]:
+        """Adds the checkpoint's identity to Rasa's training-cache fingerprint.
+
+        Rasa fingerprints the config, not the files it points to: without this a
+        different model at the same checkpoint path would reuse a cached result.
+        """
+        merged = {**cls.get_default_config(), **config}
+        try:
+            path = resolve_checkpoint(str(merged["checkpoint"]))
+        except CheckpointNotFoundError:
+            return None  # create() reports the problem
+        files = sorted(p for p in path.iterdir() if p.is_file())
+        stamp = ",".join(f"{p.name}:{p.stat().st_size}:{p.stat().st_mtime_ns}" for p in files)
+        return f"format={FORMAT_VERSION};path={path};files={stamp}"
 
     @staticmethod
     def required_packages() -> List[str]:

@@ -165,3 +165,17 @@ def test_untrained_model_loads_and_leaves_messages_alone(
     loaded = BertIntentClassifier.load(_config(tiny_checkpoint), storage, RESOURCE, CONTEXT)
     message = _parse(loaded, ["hello"])[0]
     assert message.get("intent") is None
+
+
+def test_fingerprint_changes_with_the_checkpoint_files(
+    tiny_checkpoint: Path, tmp_path: Path
+) -> None:
+    import shutil
+
+    copy = tmp_path / "copy"
+    shutil.copytree(tiny_checkpoint, copy)
+    first = BertIntentClassifier.fingerprint_addon({"checkpoint": str(copy)})
+    assert first == BertIntentClassifier.fingerprint_addon({"checkpoint": str(copy)})
+    (copy / "config.json").write_text((copy / "config.json").read_text() + "\n")
+    assert BertIntentClassifier.fingerprint_addon({"checkpoint": str(copy)}) != first
+    assert BertIntentClassifier.fingerprint_addon({"checkpoint": str(tmp_path / "none")}) is None
