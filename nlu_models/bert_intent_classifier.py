@@ -176,27 +176,35 @@ class BertIntentClassifier(IntentClassifier, GraphComponent):
         return self._resource
 
     def process(self, messages: List[Message]) -> List[Message]:
-        """Sets ``intent`` and ``intent_ranking`` on every message with text.
+        """Sets ``intent`` and a sorted, truncated ``intent_ranking`` on every message.
+
+        Messages without text (empty or whitespace only) get no intent, with
+        confidence 0, as Rasa's DIETClassifier does, so that ``FallbackClassifier``
+        turns them into ``nlu_fallback``.
 
         Args:
             messages: Messages to classify; they are classified in batches.
 
         Returns:
             The same messages.
-
         """
-        if self._classifier is None:
+        with_text = []
+        for message in messages:
+            if self._classifier is not None and str(message.get(TEXT) or "").strip():
+                with_text.append(message)
+            else:
+                message.set(INTENT, {"name": None, "confidence": 0.0}, add_to_output=True)
+                message.set(INTENT_RANKING_KEY, [], add_to_output=True)
+        if not with_text:
             return messages
-        targets = [m for m in messages if m.get(TEXT)]
-        if not targets:
-            return messages
+        assert self._classifier is not None
         probabilities = self._classifier.predict_proba(
-            [str(m.get(TEXT)) for m in targets],
+            [str(m.get(TEXT)) for m in with_text],
             batch_size=self.component_config["inference_batch_size"],
         )
         labels = self._classifier.labels
         ranking_length = self.component_config["ranking_length"]
-        for message, row in zip(targets, probabilities):
+        for message, row in zip(with_text, probabilities):
             ranking = sorted(
                 ({"name": labels[i], "confidence": float(p)} for i, p in enumerate(row)),
                 key=lambda entry: entry["confidence"],

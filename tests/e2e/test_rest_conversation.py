@@ -8,6 +8,7 @@ import requests
 import yaml
 
 from actions.db import Database
+from actions.fallback import ASK_TO_CHOOSE, ASK_TO_REPHRASE
 from actions.order_messages import return_message, status_message, unknown_order
 from actions.order_policy import decide_return
 from actions.orders import OrderRepository
@@ -67,3 +68,22 @@ def test_unknown_order_gets_a_helpful_reply_and_the_form_asks_again(
     replies = _say(servers, "e2e-unknown", "where is my order ORD-999999")
     assert replies[0] == unknown_order("ORD-999999")
     assert replies[1] in _variants("utter_ask_order_id")
+
+
+@pytest.mark.parametrize("text", ["", "   ", "asdkjh qwpoeiru zmxncb"])
+def test_empty_or_unintelligible_message_gets_asked_to_rephrase(
+    servers: Dict[str, str], text: str
+) -> None:
+    replies = _say(servers, f"e2e-rephrase-{len(text)}", text)
+    rephrase = {ASK_TO_CHOOSE, ASK_TO_REPHRASE, *_variants("utter_default")}
+    assert len(replies) == 1 and replies[0] in rephrase
+
+
+def test_malformed_json_is_refused_with_400(servers: Dict[str, str]) -> None:
+    response = requests.post(
+        f"{servers['rasa']}/webhooks/rest/webhook",
+        data=b'{"sender": "x"',
+        headers={"Content-Type": "application/json"},
+        timeout=30,
+    )
+    assert response.status_code == 400

@@ -1,0 +1,167 @@
+from dataclasses import replace
+from pathlib import Path
+from typing import Dict, Optional, Sequence
+
+import numpy as np
+import pytest
+from sqlalchemy import select
+
+from actions.catalogue_store import CatalogueRepository, Product
+from actions.db import Database
+from actions.recommender.embedding_store import count_stale, load_vectors, refresh_embeddings
+from actions.recommender.embeddings import (
+    MINILM_MODEL_NAME,
+    Embedder,
+    MiniLMEmbedder,
+    decode_vector,
+    encode_vector,
+    product_text,
+)
+from tests.actions.recommender.support import (
+    BY_SKU,
+    CATALOGUE,
+    FAKE_DIMENSION,
+    FakeEmbedder,
+    empty_database,
+)
+
+
+def stored(database: Database) -> Dict[str, "tuple[Optional[bytes], Optional[str]]"]:
+    with database.session() as session:
+        rows = session.execute(select(Product.sku, Product.embedding, Product.embedding_model))
+        return {sku: (embedding, model) for sku, embedding, model in rows}
+
+
+def test_product_text_names_title_brand_category_description_and_attributes() -> None:
+    text = product_text(BY_SKU["HP-1"])
+
+    assert text == (
+        "Sony WH-1000XM5 Noise Cancelling Headphones. Brand: Sony. Category: Headphones. "
+        "Over-ear wireless headphones with noise cancelling for flights. "
+        "Features: noise cancelling, wireless; battery hours: 30; weight g: 250."
+    )
+    assert product_text(BY_SKU["HP-1"]) == text
+
+
+def test_vectors_round_trip_as_little_endian_float32() -> None:
+    vector = np.array([0.25, -1.5, 3.0], dtype=np.float64)
+
+    data = encode_vector(vector)
+
+    assert data == np.array([0.25, -1.5, 3.0], dtype="<f4").tobytes()
+    assert decode_vector(data).dtype == np.float32
+    assert decode_vector(data) == pytest.approx(vector)
+
+
+def test_refresh_stores_normalised_vectors_for_every_product(
+    catalogue_database: Database, fake_embedder: FakeEmbedder
+) -> None:
+    assert count_stale(catalogue_database, fake_embedder.model_name) == len(CATALOGUE)
+
+    assert refresh_embeddings(catalogue_database, fake_embedder, batch_size=4) == len(CATALOGUE)
+
+    rows = stored(catalogue_database)
+    assert {model for _, model in rows.values()} == {"fake-bow"}
+    vector = decode_vector(rows["HP-1"][0] or b"")
+    assert vector.shape == (FAKE_DIMENSION,)
+    assert np.linalg.norm(vector) == pytest.approx(1.0, abs=1e-6)
+    expected = FakeEmbedder.vector(product_text(BY_SKU["HP-1"]))
+    assert vector == pytest.approx(expected / np.linalg.norm(expected), abs=1e-6)
+    assert [len(call) for call in fake_embedder.calls] == [4, 4, 2]
+    assert count_stale(catalogue_database, fake_embedder.model_name) == 0
+
+
+def test_refresh_only_embeds_what_is_missing_or_changed(
+    catalogue_database: Database, fake_embedder: FakeEmbedder
+) -> None:
+    refresh_embeddings(catalogue_database, fake_embedder)
+    before = stored(catalogue_database)
+    fake_embedder.calls.clear()
+
+    assert refresh_embeddings(catalogue_database, fake_embedder) == 0
+    assert fake_embedder.calls == []
+
+    repository = CatalogueRepository(catalogue_database)
+    renamed = replace(BY_SKU["HP-2"], title="Bose QuietComfort Ultra Noise Cancelling")
+    restocked = replace(BY_SKU["HP-3"], stock=99)  # no text change: keeps its vector
+    repository.upsert_many([renamed, restocked])
+
+    assert refresh_embeddings(catalogue_database, fake_embedder) == 1
+    assert fake_embedder.calls == [[product_text(renamed)]]
+    after = stored(catalogue_database)
+    assert after["HP-3"] == before["HP-3"]
+    assert after["HP-2"] != before["HP-2"]
+
+
+def test_vectors_of_another_model_are_replaced(
+    catalogue_database: Database, fake_embedder: FakeEmbedder
+) -> None:
+    refresh_embeddings(catalogue_database, fake_embedder)
+    newer = FakeEmbedder(model_name="fake-bow-v2")
+
+    assert count_stale(catalogue_database, "fake-bow-v2") == len(CATALOGUE)
+    assert refresh_embeddings(catalogue_database, newer) == len(CATALOGUE)
+    assert {model for _, model in stored(catalogue_database).values()} == {"fake-bow-v2"}
+    assert load_vectors(catalogue_database, "fake-bow")[0] == []
+
+
+def test_a_product_edited_while_embedding_keeps_no_stale_vector(
+    catalogue_database: Database,
+) -> None:
+    repository = CatalogueRepository(catalogue_database)
+    edited = replace(BY_SKU["CM-1"], description="Now with a new description.")
+
+    def edit_once(texts: Sequence[str]) -> None:
+        if any("Sage" in text for text in texts) and repository.get("CM-1") != edited:
+            repository.upsert_many([edited])
+
+    embedder = FakeEmbedder(on_embed=edit_once)
+
+    assert refresh_embeddings(catalogue_database, embedder, batch_size=100) == len(CATALOGUE) - 1
+    assert stored(catalogue_database)["CM-1"] == (None, None)
+    assert refresh_embeddings(catalogue_database, embedder) == 1
+    assert embedder.calls[-1] == [product_text(edited)]
+
+
+def test_load_vectors_returns_the_matrix_in_sku_order(
+    catalogue_database: Database, fake_embedder: FakeEmbedder
+) -> None:
+    refresh_embeddings(catalogue_database, fake_embedder)
+
+    skus, matrix = load_vectors(catalogue_database, "fake-bow")
+
+    assert skus == sorted(record.sku for record in CATALOGUE)
+    assert matrix.shape == (len(CATALOGUE), FAKE_DIMENSION) and matrix.dtype == np.float32
+
+
+def test_an_empty_catalogue_needs_no_model(tmp_path: Path) -> None:
+    database = empty_database(tmp_path / "empty.db")
+    embedder = FakeEmbedder()
+
+    assert refresh_embeddings(database, embedder) == 0
+    assert embedder.calls == []
+    skus, matrix = load_vectors(database, embedder.model_name)
+    assert skus == [] and matrix.size == 0
+    database.dispose()
+
+
+def test_bad_batch_sizes_and_embedders_are_rejected(catalogue_database: Database) -> None:
+    class Short(FakeEmbedder):
+        def embed(self, texts: Sequence[str]) -> np.ndarray:
+            return super().embed(texts)[:1]
+
+    with pytest.raises(ValueError, match="batch_size"):
+        refresh_embeddings(catalogue_database, FakeEmbedder(), batch_size=0)
+    with pytest.raises(ValueError, match="returned 1 vectors for 2 texts"):
+        refresh_embeddings(catalogue_database, Short(), batch_size=2)
+
+
+def test_the_minilm_embedder_loads_nothing_until_used() -> None:
+    embedder = MiniLMEmbedder(model_path=Path("/nonexistent"))
+
+    assert isinstance(embedder, Embedder)
+    assert embedder.model_name == MINILM_MODEL_NAME
+    assert not embedder.loaded
+    assert embedder.embed([]).shape == (0, 384)
+    with pytest.raises(FileNotFoundError):
+        embedder.embed(["hello"])
