@@ -155,5 +155,3 @@ BY_SKU: Dict[str, ProductRecord] = {record.sku: record for record in CATALOGUE}
 def empty_database(path: Path) -> Database:
     """A database that is migrated but not seeded with the sample data."""
     return Database(Settings(database_url=f"sqlite:///{path}"), seeders=[])
-
-

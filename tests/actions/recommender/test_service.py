@@ -150,7 +150,15 @@ def test_the_query_text_falls_back_to_what_the_slots_said() -> None:
     )
 
     assert query_text(need) == "running shoes noise cancelling Nike"
-    assert query_text(StatedNeed("  quiet dishwasher ")) == "quiet dishwasher"
+    assert query_text(StatedNeed("  quiet dishwasher ", category_key="dishwashers")) == (
+        "quiet dishwasher"
+    )
+    assert (
+        query_text(
+            StatedNeed("something for work", category_key="laptops", brands_wanted=("Dell",))
+        )
+        == "something for work laptops Dell"
+    )
     assert query_text(StatedNeed("")) == ""
 
 
