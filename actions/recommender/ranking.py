@@ -37,7 +37,7 @@ from actions.recommender.payloads import (
     SearchRequest,
     Vote,
 )
-from actions.recommender.reasons import liked_reason, match_features, reasons_for
+from actions.recommender.reasons import FeatureJudge, liked_reason, reasons_for
 
 DEFAULT_PRIOR_MEAN = 4.0
 """Rating assumed for unrated products when no product of the pool is rated."""
@@ -161,10 +161,11 @@ def rank(
     prior = _prior_mean(candidates)
     wanted = {brand.lower() for brand in request.need.brands_wanted}
     features_asked = len(request.need.features)
+    judge = FeatureJudge(passing)
 
     scored: List[Tuple[float, str, Recommendation]] = []
     for product in passing:
-        matches = match_features(request.need, product, passing)
+        matches = judge.matches(request.need, product)
         score = weights.similarity * similarity.get(product.sku, 0.0)
         if features_asked:
             score += weights.features * len(matches) / features_asked

@@ -116,49 +116,87 @@ def _graded_value(feature: Feature, record: ProductRecord) -> Tuple[Optional[str
     return name, (_numeric(record.attributes[name]) if name else None)
 
 
+class FeatureJudge:
+    """Judges requested features of products against one pool of products.
+
+    The medians that "low"/"high" features are compared with are computed once
+    per attribute, so judging every product of a large pool stays linear.
+
+    Args:
+        pool: The products compared with each other (the ones that passed the
+            hard filters).
+    """
+
+    def __init__(self, pool: Sequence[ProductRecord]) -> None:
+        self._pool = pool
+        self._medians: Dict[Tuple[str, str], float] = {}
+
+    def _median(self, feature: Feature, name: str, value: float) -> float:
+        key = (feature.key, name)
+        if key not in self._medians:
+            values = [
+                v
+                for attribute, v in (_graded_value(feature, other) for other in self._pool)
+                if attribute == name and v is not None
+            ]
+            self._medians[key] = median(values) if values else value
+        return self._medians[key]
+
+    def match(self, key: str, record: ProductRecord) -> Optional[FeatureMatch]:
+        """Tell whether a product has a requested feature.
+
+        Args:
+            key: A feature key of :data:`actions.catalogue_vocabulary.FEATURES`.
+            record: The product.
+
+        Returns:
+            The match, or None if the product lacks the feature (or the key is unknown).
+        """
+        feature = FEATURE_BY_KEY.get(key)
+        if feature is None:
+            return None
+        label = feature_label(key)
+        if feature.kind in (FeatureKind.FLAG, FeatureKind.EQUALS):
+            name = _attribute_of(feature, record.attributes)
+            if name is None:
+                return None
+            value = record.attributes[name]
+            if feature.kind is FeatureKind.FLAG:
+                return FeatureMatch(key, label) if value is True else None
+            return FeatureMatch(key, label) if value in feature.values else None
+        name, number = _graded_value(feature, record)
+        if name is None or number is None:
+            return None
+        middle = self._median(feature, name, number)
+        better = number <= middle if feature.kind is FeatureKind.LOW else number >= middle
+        if not better:
+            return None
+        shown = _UNITS.get(name, "{}").format(_number(number))
+        return FeatureMatch(key, f"{label} ({shown})")
+
+    def matches(self, need: StatedNeed, record: ProductRecord) -> Tuple[FeatureMatch, ...]:
+        """Return the requested features a product has, in the order they were asked for."""
+        found = (self.match(key, record) for key in need.features)
+        return tuple(match for match in found if match is not None)
+
+
 def match_feature(
     key: str, record: ProductRecord, pool: Sequence[ProductRecord]
 ) -> Optional[FeatureMatch]:
-    """Tell whether a product has a requested feature.
+    """Tell whether a product has a requested feature, compared with ``pool``.
 
-    Args:
-        key: A feature key of :data:`actions.catalogue_vocabulary.FEATURES`.
-        record: The product.
-        pool: The products it is compared with, for "low"/"high" features.
-
-    Returns:
-        The match, or None if the product lacks the feature (or the key is unknown).
+    A flag must be true, an "equals" feature must have one of its values, a
+    "low"/"high" feature must be at least as good as the pool's median for the
+    same attribute. See :class:`FeatureJudge`.
     """
-    feature = FEATURE_BY_KEY.get(key)
-    if feature is None:
-        return None
-    label = feature_label(key)
-    if feature.kind in (FeatureKind.FLAG, FeatureKind.EQUALS):
-        name = _attribute_of(feature, record.attributes)
-        if name is None:
-            return None
-        value = record.attributes[name]
-        if feature.kind is FeatureKind.FLAG:
-            return FeatureMatch(key, label) if value is True else None
-        return FeatureMatch(key, label) if value in feature.values else None
-    name, value = _graded_value(feature, record)
-    if name is None or value is None:
-        return None
-    others = [v for _, v in (_graded_value(feature, other) for other in pool) if v is not None]
-    middle = median(others) if others else value
-    better = value <= middle if feature.kind is FeatureKind.LOW else value >= middle
-    if not better:
-        return None
-    shown = _UNITS.get(name, "{}").format(_number(value))
-    return FeatureMatch(key, f"{label} ({shown})")
+    return FeatureJudge(pool).match(key, record)
 
 
 def match_features(
     need: StatedNeed, record: ProductRecord, pool: Sequence[ProductRecord]
 ) -> Tuple[FeatureMatch, ...]:
     """Return the requested features a product has, in the order they were asked for."""
-    found = (match_feature(key, record, pool) for key in need.features)
-    return tuple(match for match in found if match is not None)
+    return FeatureJudge(pool).matches(need, record)
 
 
 def price_reason(record: ProductRecord, need: StatedNeed) -> str:
