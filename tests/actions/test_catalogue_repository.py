@@ -226,7 +226,7 @@ def test_the_migration_matches_the_model_and_downgrades(tmp_path: Any) -> None:
         assert "products" in inspect(connection).get_table_names()
         assert (
             connection.execute(text("SELECT version_num FROM alembic_version")).scalar_one()
-            == "0002"
+            == "0003"
         )
         assert compare_metadata(MigrationContext.configure(connection), Base.metadata) == []
 

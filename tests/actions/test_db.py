@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 import actions.catalogue_store  # noqa: F401 - registers the models on Base
 import actions.orders  # noqa: F401 - registers the models on Base
+import actions.recommender.feedback  # noqa: F401 - registers the models on Base
 from actions.db import Base, Database, DatabaseUnavailable
 from actions.orders import OrderRepository
 from actions.settings import Settings
@@ -63,8 +64,14 @@ def test_migrations_create_the_schema_from_scratch(database: Database, settings:
         tables = set(inspect(connection).get_table_names())
         version = connection.execute(text("SELECT version_num FROM alembic_version")).scalar_one()
         drift = compare_metadata(MigrationContext.configure(connection), Base.metadata)
-    assert tables == {"alembic_version", "orders", "order_items", "products"}
-    assert version == "0002"
+    assert tables == {
+        "alembic_version",
+        "orders",
+        "order_items",
+        "products",
+        "recommendation_feedback",
+    }
+    assert version == "0003"
     assert drift == [], "the models and the migrations disagree"
 
 

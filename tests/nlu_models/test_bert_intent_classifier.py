@@ -13,7 +13,14 @@ from nlu_models.bert_intent_classifier import BertIntentClassifier
 
 CONTEXT = ExecutionContext(GraphSchema({}), "test")
 RESOURCE = Resource("bert_intent_classifier")
-QUERIES = ["where's my parcel?", "hello!", "I want a refund", "", "completely unrelated text", " \n"]
+QUERIES = [
+    "where's my parcel?",
+    "hello!",
+    "I want a refund",
+    "",
+    "completely unrelated text",
+    " \n",
+]
 NO_INTENT = {"name": None, "confidence": 0.0}
 
 
