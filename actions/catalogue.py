@@ -30,7 +30,7 @@ import argparse
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional, Sequence, TextIO, Tuple
+from typing import TYPE_CHECKING, Optional, Sequence, TextIO, Tuple
 
 from sqlalchemy.exc import IntegrityError
 
@@ -58,6 +58,9 @@ from actions.catalogue_store import (
 from actions.catalogue_validation import FIELDS, RowError, validate_row
 from actions.db import Database, DatabaseUnavailable
 from actions.settings import get_settings
+
+if TYPE_CHECKING:
+    from actions.recommender.embeddings import Embedder
 
 __all__ = [
     "FIELDS",
@@ -158,7 +161,12 @@ def _print_errors(errors: Sequence[RowError], out: TextIO) -> None:
         print(f"  ... and {len(errors) - _MAX_LISTED_ERRORS} more", file=out)
 
 
-def _run(args: argparse.Namespace, repository: CatalogueRepository) -> int:
+def _run(
+    args: argparse.Namespace,
+    database: Database,
+    embedder: Optional["Embedder"],
+) -> int:
+    repository = CatalogueRepository(database)
     path = Path(args.file)
     if args.command == "export":
         written = export_catalogue(repository, path)
@@ -181,16 +189,37 @@ def _run(args: argparse.Namespace, repository: CatalogueRepository) -> int:
     if outcome.errors:
         print(f"Skipped {len(outcome.errors)} invalid rows:", file=sys.stderr)
         _print_errors(outcome.errors, sys.stderr)
+    if not args.no_embed and stored.inserted + stored.updated:
+        _refresh_embeddings(database, embedder)
     return EXIT_OK
 
 
-def main(argv: Optional[Sequence[str]] = None, *, database: Optional[Database] = None) -> int:
+def _refresh_embeddings(database: Database, embedder: Optional["Embedder"]) -> None:
+    # Imported here: the recommender loads torch, which the import itself never needs.
+    from actions.recommender.embedding_store import refresh_embeddings
+    from actions.recommender.embeddings import get_embedder
+
+    count = refresh_embeddings(database, embedder or get_embedder())
+    print(f"Computed embeddings for {count} products.")
+
+
+def main(
+    argv: Optional[Sequence[str]] = None,
+    *,
+    database: Optional[Database] = None,
+    embedder: Optional["Embedder"] = None,
+) -> int:
     """Run the ``python -m actions.catalogue`` command line.
+
+    After an import that added or changed products, their recommender
+    embeddings are computed and stored (unless ``--no-embed``), so every
+    action server finds them in the database.
 
     Args:
         argv: Arguments without the program name; ``sys.argv[1:]`` by default.
         database: The database to use; by default one for :func:`get_settings`
             that is migrated but never seeded.
+        embedder: The sentence embedder; by default the local MiniLM model.
 
     Returns:
         The process exit status.
@@ -204,6 +233,11 @@ def main(argv: Optional[Sequence[str]] = None, *, database: Optional[Database] =
     importer.add_argument(
         "--skip-invalid", action="store_true", help="import the valid rows even if some are invalid"
     )
+    importer.add_argument(
+        "--no-embed",
+        action="store_true",
+        help="skip computing recommender embeddings (the action server computes missing ones)",
+    )
     exporter = commands.add_parser("export", help="write every product to a .csv/.jsonl file")
     exporter.add_argument("file")
     args = parser.parse_args(argv)
@@ -212,7 +246,7 @@ def main(argv: Optional[Sequence[str]] = None, *, database: Optional[Database] =
     # The file you import is the catalogue: a fresh database is not seeded first.
     database = database or Database(get_settings(), seeders=[])
     try:
-        return _run(args, CatalogueRepository(database))
+        return _run(args, database, embedder)
     except (CatalogueFileError, DatabaseUnavailable, IntegrityError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_UNREADABLE

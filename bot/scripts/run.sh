@@ -16,6 +16,8 @@ if ! ls models/*.tar.gz >/dev/null 2>&1; then
 fi
 
 "$BIN/python" -m actions.db seed
+# Vectors for the recommender, stored with the products (a no-op when present).
+"$BIN/python" -m actions.recommender embed
 
 pids=()
 cleanup() {

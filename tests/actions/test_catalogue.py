@@ -22,6 +22,7 @@ from actions.catalogue import (
 from actions.catalogue_validation import FIELDS, record_to_row
 from actions.db import Database
 from actions.settings import Settings
+from tests.actions.recommender.support import FakeEmbedder
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
@@ -65,7 +66,7 @@ def repository(database: Database) -> CatalogueRepository:
 
 
 def run(database: Database, *argv: str) -> int:
-    return main(list(argv), database=database)
+    return main(list(argv), database=database, embedder=FakeEmbedder())
 
 
 # --- validation ---------------------------------------------------------------
@@ -459,7 +460,7 @@ def test_the_command_runs_as_a_module(tmp_path: Path) -> None:
             timeout=60,
         )
 
-    imported = cli("import", str(good))
+    imported = cli("import", str(good), "--no-embed")
     rejected = cli("import", str(bad))
     exported = cli("export", str(tmp_path / "all.csv"))
 
@@ -471,3 +472,18 @@ def test_the_command_runs_as_a_module(tmp_path: Path) -> None:
     assert "line 2 (sku A-4): stock must be between 0 and 1,000,000, got -1" in rejected.stderr
     assert exported.returncode == 0, exported.stderr
     assert [record.sku for record in read_catalogue(tmp_path / "all.csv").records] == ["A-1", "A-2"]
+
+
+def test_import_stores_recommender_embeddings_unless_told_not_to(
+    database: Database, tmp_path: Path
+) -> None:
+    from actions.recommender.embedding_store import load_vectors
+
+    path = tmp_path / "products.jsonl"
+    path.write_text(json.dumps(row()) + "\n", encoding="utf-8")
+    assert run(database, "import", str(path), "--no-embed") == 0
+    assert len(load_vectors(database, FakeEmbedder().model_name)[0]) == 0
+    changed = json.dumps({**row(), "title": row()["title"] + " (2025)"})
+    path.write_text(changed + "\n", encoding="utf-8")
+    assert run(database, "import", str(path)) == 0
+    assert len(load_vectors(database, FakeEmbedder().model_name)[0]) == 1
