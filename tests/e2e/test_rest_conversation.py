@@ -87,3 +87,33 @@ def test_malformed_json_is_refused_with_400(servers: Dict[str, str]) -> None:
         timeout=30,
     )
     assert response.status_code == 400
+
+
+def _post(servers: Dict[str, str], sender: str, text: str) -> List[dict]:
+    response = requests.post(
+        f"{servers['rasa']}/webhooks/rest/webhook",
+        json={"sender": sender, "message": text},
+        timeout=120,
+    )
+    response.raise_for_status()
+    return response.json()
+
+
+def _prices(text: str) -> List[float]:
+    import re
+
+    return [
+        float(p.replace(",", "")) for p in re.findall(r"^\d\. .*?: €([\d,]+(?:\.\d+)?)", text, re.M)
+    ]
+
+
+def test_recommendations_come_from_the_catalogue_and_refine(servers: Dict[str, str]) -> None:
+    first = _post(servers, "e2e-reco", "I need noise cancelling headphones under 300 euros")
+    assert first[0]["text"].startswith("Here's what I'd suggest:")
+    assert [b["title"] for b in first[0]["buttons"]] == ["Cheaper", "More like #1", "Other brands"]
+    prices = _prices(first[0]["text"])
+    assert 1 <= len(prices) <= 3 and all(price <= 300 for price in prices)
+
+    cheaper = _post(servers, "e2e-reco", "something cheaper please")
+    cheaper_prices = _prices(cheaper[0]["text"])
+    assert cheaper_prices and max(cheaper_prices) < min(prices)
