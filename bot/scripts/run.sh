@@ -26,33 +26,33 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
+# wait_for URL PID LOG SECONDS: until URL answers; fails if PID exits first.
+wait_for() {
+  local url=$1 pid=$2 log=$3 seconds=$4
+  for _ in $(seq 1 "$seconds"); do
+    if curl -fsS "$url" >/dev/null 2>&1; then return 0; fi
+    if ! kill -0 "$pid" 2>/dev/null; then
+      echo "A server failed to start; see $log:" >&2
+      tail -n 20 "$log" >&2
+      exit 1
+    fi
+    sleep 1
+  done
+  echo "$url did not answer within $seconds s; see $log." >&2
+  exit 1
+}
+
 "$BIN/rasa" run actions --actions actions --port "$ACTIONS_PORT" >logs/actions.log 2>&1 &
 pids+=($!)
 
-for _ in $(seq 1 60); do
-  if curl -fsS "http://localhost:$ACTIONS_PORT/health" >/dev/null 2>&1; then break; fi
-  if ! kill -0 "${pids[0]}" 2>/dev/null; then
-    echo "The action server failed to start; see logs/actions.log:" >&2
-    tail -n 20 logs/actions.log >&2
-    exit 1
-  fi
-  sleep 1
-done
+wait_for "http://localhost:$ACTIONS_PORT/health" "${pids[0]}" logs/actions.log 60
 
 "$BIN/rasa" run --model models --credentials credentials.yml --endpoints endpoints.yml \
   --port "$RASA_PORT" --cors "*" >logs/rasa.log 2>&1 &
 pids+=($!)
 
 echo "Loading the model (about a minute)..."
-for _ in $(seq 1 180); do
-  if curl -fsS "http://localhost:$RASA_PORT/" >/dev/null 2>&1; then break; fi
-  if ! kill -0 "${pids[1]}" 2>/dev/null; then
-    echo "Rasa failed to start; see logs/rasa.log:" >&2
-    tail -n 20 logs/rasa.log >&2
-    exit 1
-  fi
-  sleep 1
-done
+wait_for "http://localhost:$RASA_PORT/" "${pids[1]}" logs/rasa.log 180
 
 cat <<MSG
 

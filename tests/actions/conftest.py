@@ -4,6 +4,8 @@ Settings and repositories are handed to the code under test through its
 constructor arguments; nothing global is patched.
 """
 
+import os
+import uuid
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterator, List, Optional
@@ -11,6 +13,9 @@ from typing import Any, Callable, Dict, Iterator, List, Optional
 import pytest
 from rasa_sdk import Tracker
 from rasa_sdk.events import ActionExecuted, ActiveLoop, BotUttered, SlotSet, UserUttered
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
 
 from actions.db import Database
 from actions.orders import OrderRepository
@@ -230,3 +235,33 @@ def tracker_with_order_id() -> Callable[..., Tracker]:
         return make_tracker(events, latest_message=user_message(str(order_id)))
 
     return build
+
+
+POSTGRES_URL = os.environ.get(
+    "ACTIONS_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
+)
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A fresh, uniquely named PostgreSQL database, dropped afterwards.
+
+    Skips the test with the reason when no server is reachable.
+    """
+    admin = create_engine(
+        POSTGRES_URL, future=True, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 3}
+    )
+    try:
+        connection = admin.connect()
+    except OperationalError as exc:
+        admin.dispose()
+        pytest.skip(f"no PostgreSQL server reachable at {POSTGRES_URL}: {exc.orig}")
+    name = f"assistant_test_{uuid.uuid4().hex[:12]}"
+    with connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()

@@ -2,8 +2,6 @@
 PostgreSQL)."""
 
 import dataclasses
-import os
-import uuid
 from datetime import datetime, timedelta, timezone
 from functools import partial
 from typing import Any, Iterator, List
@@ -12,9 +10,8 @@ import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import create_engine, inspect, select, text, update
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy import inspect, select, text, update
+from sqlalchemy.exc import IntegrityError
 
 from actions.catalogue import (
     CatalogueRepository,
@@ -28,9 +25,6 @@ from actions.catalogue import (
 from actions.db import Base, Database, alembic_config
 from actions.settings import Settings
 
-POSTGRES_URL = os.environ.get(
-    "ACTIONS_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
-)
 T0 = datetime(2025, 3, 14, 10, 0, tzinfo=timezone.utc)
 
 
@@ -274,28 +268,6 @@ def test_importing_the_package_registers_the_table_for_alembic() -> None:
 
     assert "actions.catalogue_store" in MODEL_MODULES
     assert "products" in Base.metadata.tables
-
-
-@pytest.fixture
-def postgres_url() -> Iterator[str]:
-    """A fresh, uniquely named PostgreSQL database, dropped afterwards."""
-    admin = create_engine(
-        POSTGRES_URL, future=True, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 3}
-    )
-    try:
-        connection = admin.connect()
-    except OperationalError as exc:
-        admin.dispose()
-        pytest.skip(f"no PostgreSQL server reachable at {POSTGRES_URL}: {exc.orig}")
-    name = f"catalogue_test_{uuid.uuid4().hex[:12]}"
-    with connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def test_the_catalogue_on_postgresql(postgres_url: str) -> None:

@@ -3,17 +3,15 @@ import os
 import subprocess
 import sys
 import threading
-import uuid
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Iterator, List
+from typing import List
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import create_engine, inspect, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 import actions.catalogue_store  # noqa: F401 - registers the models on Base
@@ -26,9 +24,6 @@ from actions.settings import Settings
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 SEED_PRODUCTS = sum(
     1 for line in (PROJECT_ROOT / "actions" / "data" / "catalogue.jsonl").open() if line.strip()
-)
-POSTGRES_URL = os.environ.get(
-    "ACTIONS_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
 )
 
 
@@ -237,31 +232,6 @@ def test_in_memory_sqlite_is_shared_between_threads() -> None:
     assert repository.count() == 20
     assert asyncio.run(lookup()) is not None
     database.dispose()
-
-
-@pytest.fixture
-def postgres_url() -> Iterator[str]:
-    """A fresh, uniquely named PostgreSQL database, dropped afterwards."""
-    admin = create_engine(
-        POSTGRES_URL,
-        future=True,
-        isolation_level="AUTOCOMMIT",
-        connect_args={"connect_timeout": 3},
-    )
-    try:
-        connection = admin.connect()
-    except OperationalError as exc:
-        admin.dispose()
-        pytest.skip(f"no PostgreSQL server reachable at {POSTGRES_URL}: {exc.orig}")
-    name = f"orders_test_{uuid.uuid4().hex[:12]}"
-    with connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def test_migrations_and_repository_work_on_postgresql(postgres_url: str, now: datetime) -> None:
