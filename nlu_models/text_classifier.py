@@ -43,6 +43,8 @@ class TrainingOptions:
     warmup_fraction: float = 0.1
     weight_decay: float = 0.01
     label_smoothing: float = 0.1
+    # Weight the loss by inverse class frequency (for macro-averaged metrics).
+    balance_classes: bool = False
     dropout: float = 0.1
     freeze_embeddings: bool = True
     seed: int = 42
@@ -102,6 +104,13 @@ def _epoch_count(options: TrainingOptions, num_examples: int) -> int:
     """Epochs to run: ``epochs``, or more when that gives fewer than ``min_steps`` updates."""
     steps_per_epoch = max(math.ceil(num_examples / options.batch_size), 1)
     return max(options.epochs, math.ceil(options.min_steps / steps_per_epoch))
+
+
+def _class_weights(label_ids: Sequence[int], num_labels: int) -> torch.Tensor:
+    """Inverse-frequency weights that average to one over the labels present."""
+    counts = torch.bincount(torch.tensor(label_ids), minlength=num_labels).float()
+    weights = torch.where(counts > 0, counts.sum() / (num_labels * counts.clamp(min=1)), 0.0)
+    return weights
 
 
 def _stratified_split(
@@ -202,7 +211,11 @@ class TransformerTextClassifier:
 
         epochs = _epoch_count(options, len(train_idx))
         optimizer, scheduler = classifier._optimizer(options, len(train_idx), epochs)
-        loss_fn = nn.CrossEntropyLoss(label_smoothing=options.label_smoothing)
+        weight = _class_weights([y[i] for i in train_idx], len(label_names))
+        loss_fn = nn.CrossEntropyLoss(
+            weight=weight.to(device) if options.balance_classes else None,
+            label_smoothing=options.label_smoothing,
+        )
         best_state, best_loss, best_accuracy, stale = None, math.inf, None, 0
         for epoch in range(1, epochs + 1):
             model.train()

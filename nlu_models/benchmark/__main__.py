@@ -43,6 +43,25 @@ def _parser() -> argparse.ArgumentParser:
     )
     intents.add_argument("--plot", type=Path, default=None, help="per-intent error PNG")
     intents.add_argument("--epochs", type=int, default=None, help="override the component's epochs")
+
+    sentiment = tasks.add_parser(
+        "sentiment",
+        help="Score a labelled split with the fine-tuned sentiment model (and VADER) and "
+        "measure macro recall, accuracy, macro F1 and latency.",
+    )
+    sentiment.add_argument("--test-text", type=Path, required=True, help="one text per line")
+    sentiment.add_argument(
+        "--test-labels",
+        type=Path,
+        required=True,
+        help="one label id per line (0 neg, 1 neu, 2 pos)",
+    )
+    sentiment.add_argument("--out", type=Path, required=True, help="JSON report to write")
+    sentiment.add_argument("--baseline", choices=["vader"], default=None)
+    sentiment.add_argument(
+        "--model-dir", type=Path, default=Path("models/sentiment"), help="trained model folder"
+    )
+    sentiment.add_argument("--latency-samples", type=int, default=1000)
     return parser
 
 
@@ -88,6 +107,25 @@ def main(argv: Optional[List[str]] = None) -> int:
             return 2
         if args.plot is not None:
             intents.plot_errors(report, args.plot)
+    if args.task == "sentiment":
+        from nlu_models.benchmark import sentiment
+
+        _configure_logging()
+        for path in (args.test_text, args.test_labels):
+            if not path.is_file():
+                print(f"error: {path} does not exist", file=sys.stderr)
+                return 2
+        try:
+            report = sentiment.run(
+                args.test_text,
+                args.test_labels,
+                args.model_dir,
+                baseline=args.baseline,
+                latency_samples=args.latency_samples,
+            )
+        except ValueError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2), encoding="utf-8")
     summary = {

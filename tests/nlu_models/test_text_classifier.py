@@ -96,3 +96,10 @@ def test_epoch_count_honours_min_steps(
 ) -> None:
     options = TrainingOptions(epochs=epochs, min_steps=min_steps, batch_size=32)
     assert _epoch_count(options, examples) == expected
+
+
+def test_class_weights_are_inverse_frequencies() -> None:
+    from nlu_models.text_classifier import _class_weights
+
+    weights = _class_weights([0, 0, 0, 1], 3)
+    assert weights.tolist() == pytest.approx([4 / 9, 4 / 3, 0.0])
