@@ -7,9 +7,10 @@ and scores by dot product, which is the cosine similarity of unit vectors; it
 is exact and fast enough for tens of thousands of products.
 
 :func:`build_index` picks the implementation. Above
-:data:`APPROXIMATE_THRESHOLD` products an approximate index (FAISS, hnswlib)
-would pay off: implement :class:`Index` and pass its constructor as
-``approximate``; until then the exact index serves every size.
+:data:`APPROXIMATE_THRESHOLD` products it builds an approximate index: by
+default the HNSW graph of :mod:`actions.recommender.ann_index` (hnswlib), or the
+``approximate`` factory it is given; the exact index serves smaller catalogues,
+and every size when hnswlib is not installed.
 
 Indexes are immutable; refreshing means building a new one and swapping it in,
 so readers on other threads never see a half-built index.
@@ -199,6 +200,17 @@ IndexFactory = Callable[[Sequence[str], np.ndarray], Index]
 """Builds an index from SKUs and their vectors."""
 
 
+def _default_approximate() -> Optional[IndexFactory]:
+    """The HNSW factory, or None when hnswlib is not installed."""
+    try:
+        import hnswlib  # noqa: F401
+    except ImportError:
+        return None
+    from actions.recommender.ann_index import approximate_index
+
+    return approximate_index
+
+
 def build_index(
     skus: Sequence[str],
     vectors: np.ndarray,
@@ -211,12 +223,16 @@ def build_index(
     Args:
         skus: The products, each once.
         vectors: One row per product.
-        approximate: Builds an approximate index; used above ``threshold``.
+        approximate: Builds an approximate index; used above ``threshold``. By
+            default :func:`actions.recommender.ann_index.approximate_index`
+            (HNSW; an exact index below 1,000 products) when hnswlib is installed.
         threshold: Products above which ``approximate`` is used.
 
     Returns:
         An exact index, or an approximate one for a large catalogue.
     """
+    if approximate is None and len(skus) > threshold:
+        approximate = _default_approximate()
     if approximate is not None and len(skus) > threshold:
         return approximate(skus, vectors)
     if len(skus) > threshold:

@@ -1,0 +1,387 @@
+r"""Benchmark the recommender's vector index at catalogue scale.
+
+Command line::
+
+    python -m actions.recommender.benchmark --products 100000 --queries 200 \
+        --out bench.json [--index exact|ann] [--database-url URL] [--seed 0]
+
+What it does, in order:
+
+1. Creates ``--products`` synthetic products in the database (by default a
+   fresh temporary SQLite file, deleted afterwards), inserted in batches of
+   :data:`INSERT_BATCH` with their vectors already in the ``embedding`` column.
+   Computing MiniLM vectors for a million texts would take hours on a small
+   CPU, so the vectors are synthetic but shaped like real ones: the real model
+   embeds :data:`BASE_TEXTS` generated product texts once, and each product's
+   vector is a random mix of two of those embeddings plus a little Gaussian
+   noise, normalised (real sentence embeddings occupy a low-dimensional part
+   of the space; uniformly random 384-dimensional vectors would not, and make
+   every nearest-neighbour search meaningless).
+2. Builds the index the way the action server does at start-up
+   (:func:`refresh_embeddings`, which finds nothing to do, then
+   :func:`load_vectors`, then the index), timed as ``build_s``.
+3. Embeds ``--queries`` realistic customer requests with the real model and
+   searches the top 10 for each, timing both together (after a few warm-up
+   queries); reports p50 and p95 in milliseconds.
+4. For ``--index ann`` computes recall@10 against an exact index over the same
+   vectors and queries (1.0 for ``exact`` by definition).
+
+The JSON written to ``--out`` holds ``products``, ``queries``, ``index``,
+``p50_ms``, ``p95_ms``, ``build_s``, ``recall_at_10``, ``peak_rss_mb``,
+``machine`` and a few details (insert time, HNSW parameters).
+
+Exit status: 0 on success, 2 for bad arguments, 1 for other errors.
+"""
+
+import argparse
+import json
+import os
+import platform
+import resource
+import sys
+import tempfile
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Sequence, TextIO
+
+import numpy as np
+
+from actions.catalogue_store import Product
+from actions.db import Database
+from actions.recommender.embedding_store import load_vectors, refresh_embeddings
+from actions.recommender.embeddings import Embedder, encode_vector, normalise_rows
+from actions.recommender.index import ExactIndex, Index
+from actions.settings import Settings
+
+EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
+
+INSERT_BATCH = 10_000
+"""Products per INSERT (executemany) transaction."""
+
+BASE_TEXTS = 1_000
+"""Generated product texts embedded by the real model to shape the synthetic vectors."""
+
+NOISE = 0.15
+"""Norm of the Gaussian noise added to each synthetic vector (before normalising)."""
+
+TOP_K = 10
+WARMUP_QUERIES = 5
+
+_CATEGORIES = {
+    "headphones": ("Audio > Headphones", ["Sony", "Bose", "Sennheiser", "JBL", "Jabra"]),
+    "laptops": ("Computers > Laptops", ["Dell", "Lenovo", "Apple", "HP", "Asus"]),
+    "phones": ("Phones > Smartphones", ["Samsung", "Apple", "Google", "Xiaomi", "Nokia"]),
+    "monitors": ("Computers > Monitors", ["LG", "Dell", "Samsung", "BenQ", "Asus"]),
+    "smartwatches": ("Wearables > Smartwatches", ["Garmin", "Apple", "Samsung", "Fitbit"]),
+    "cameras": ("Photo > Cameras", ["Canon", "Nikon", "Sony", "Fujifilm"]),
+    "speakers": ("Audio > Speakers", ["JBL", "Bose", "Sonos", "Marshall"]),
+    "keyboards": ("Computers > Keyboards", ["Logitech", "Keychron", "Razer", "Corsair"]),
+    "tablets": ("Computers > Tablets", ["Apple", "Samsung", "Lenovo", "Amazon"]),
+    "vacuum_cleaners": ("Home > Vacuum cleaners", ["Dyson", "Roborock", "iRobot", "Shark"]),
+}
+_ADJECTIVES = ["compact", "lightweight", "premium", "budget", "rugged", "slim", "pro", "wireless"]
+_FEATURES = [
+    "noise cancelling",
+    "long battery life",
+    "water resistant",
+    "fast charging",
+    "4K display",
+    "bluetooth 5.3",
+    "backlit keys",
+    "GPS",
+    "optical zoom",
+    "voice assistant",
+    "USB-C",
+    "quiet operation",
+]
+_QUERIES = [
+    "wireless headphones with good noise cancelling for flights",
+    "a light laptop for university under 800 euros",
+    "phone with the best camera and long battery",
+    "27 inch monitor for photo editing",
+    "smartwatch with GPS for running",
+    "compact camera for travel",
+    "portable speaker that survives the beach",
+    "mechanical keyboard that is quiet",
+    "tablet for drawing and note taking",
+    "robot vacuum for pet hair",
+    "something like the Sony headphones but cheaper",
+    "gaming laptop with a good GPU",
+    "cheap earbuds for the gym",
+    "a 4K monitor for my Mac",
+    "waterproof fitness tracker for swimming",
+]
+
+
+class UsageError(Exception):
+    """Bad command-line arguments."""
+
+
+def _positive(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {value!r}") from None
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {number}")
+    return number
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m actions.recommender.benchmark",
+        description="Benchmark the recommender index on a synthetic catalogue.",
+    )
+    parser.add_argument("--products", type=_positive, required=True)
+    parser.add_argument("--queries", type=_positive, required=True)
+    parser.add_argument("--out", type=Path, required=True, help="JSON file to write")
+    parser.add_argument("--index", choices=("exact", "ann"), default="ann")
+    parser.add_argument(
+        "--database-url",
+        help="SQLAlchemy URL of an empty database; default: a temporary SQLite file",
+    )
+    parser.add_argument("--seed", type=int, default=0)
+    return parser
+
+
+def product_texts(count: int, rng: np.random.Generator) -> List[str]:
+    """Generate ``count`` plausible product texts (title, brand, category, features)."""
+    keys = sorted(_CATEGORIES)
+    texts = []
+    for number in range(count):
+        key = keys[int(rng.integers(len(keys)))]
+        path, brands = _CATEGORIES[key]
+        brand = brands[int(rng.integers(len(brands)))]
+        adjective = _ADJECTIVES[int(rng.integers(len(_ADJECTIVES)))]
+        features = rng.choice(_FEATURES, size=3, replace=False)
+        leaf = path.split(">")[-1].strip()
+        texts.append(
+            f"{brand} {adjective} {leaf[:-1] if leaf.endswith('s') else leaf} {number}. "
+            f"Brand: {brand}. Category: {leaf}. A {adjective} choice. "
+            f"Features: {', '.join(features)}."
+        )
+    return texts
+
+
+def query_texts(count: int, rng: np.random.Generator) -> List[str]:
+    """Return ``count`` customer requests (the base list, varied with a budget)."""
+    texts = []
+    for number in range(count):
+        base = _QUERIES[number % len(_QUERIES)]
+        if number >= len(_QUERIES):
+            base = f"{base}, budget around {int(rng.integers(5, 40)) * 50}"
+        texts.append(base)
+    return texts
+
+
+def synthetic_vectors(
+    count: int, base: np.ndarray, rng: np.random.Generator, noise: float = NOISE
+) -> np.ndarray:
+    """Mix pairs of base embeddings and add noise: ``count`` unit vectors."""
+    first = rng.integers(base.shape[0], size=count)
+    second = rng.integers(base.shape[0], size=count)
+    weight = rng.uniform(0.5, 1.0, size=(count, 1)).astype(np.float32)
+    gaussian = rng.standard_normal((count, base.shape[1]), dtype=np.float32)
+    gaussian *= noise / np.sqrt(base.shape[1])
+    mixed = weight * base[first] + (1.0 - weight) * base[second] + gaussian
+    return normalise_rows(mixed)
+
+
+def insert_products(
+    database: Database,
+    count: int,
+    base: np.ndarray,
+    model_name: str,
+    rng: np.random.Generator,
+    batch: int = INSERT_BATCH,
+) -> None:
+    """Insert ``count`` synthetic products with stored vectors, in batches."""
+    database.ensure_ready()
+    table = Product.__table__
+    now = datetime.now(timezone.utc)
+    keys = sorted(_CATEGORIES)
+    with database.engine.begin() as connection:
+        for start in range(0, count, batch):
+            size = min(batch, count - start)
+            vectors = synthetic_vectors(size, base, rng)
+            rows = []
+            for offset in range(size):
+                number = start + offset
+                key = keys[number % len(keys)]
+                path, brands = _CATEGORIES[key]
+                rows.append(
+                    {
+                        "sku": f"BENCH-{number:08d}",
+                        "title": f"{brands[number % len(brands)]} {key} {number}",
+                        "description": "Synthetic benchmark product.",
+                        "category": path,
+                        "category_key": key,
+                        "brand": brands[number % len(brands)],
+                        "price_cents": 1_000 + number % 200_000,
+                        "currency": "EUR",
+                        "rating": 3.0 + (number % 20) / 10,
+                        "review_count": number % 5_000,
+                        "stock": number % 50,
+                        "attributes": "{}",
+                        "embedding": encode_vector(vectors[offset]),
+                        "embedding_model": model_name,
+                        "created_at": now,
+                        "updated_at": now,
+                    }
+                )
+            connection.execute(table.insert(), rows)
+
+
+def _percentile(values: Sequence[float], q: float) -> float:
+    return float(np.percentile(np.asarray(values, dtype=np.float64), q))
+
+
+def _peak_rss_mb() -> float:
+    # Linux reports ru_maxrss in KiB.
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def _machine() -> Dict[str, Any]:
+    memory_gib: Optional[float] = None
+    try:
+        memory_gib = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    except (ValueError, OSError, AttributeError):
+        pass
+    return {
+        "cpus": os.cpu_count(),
+        "memory_gib": round(memory_gib, 1) if memory_gib else None,
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "gpu": None,
+        "load_average_1m": round(os.getloadavg()[0], 2),
+    }
+
+
+def build(kind: str, skus: Sequence[str], vectors: np.ndarray) -> Index:
+    """Build the index of ``kind`` ("exact" or "ann") over the vectors."""
+    if kind == "exact":
+        return ExactIndex(skus, vectors)
+    from actions.recommender.ann_index import HnswIndex
+
+    return HnswIndex(skus, vectors)
+
+
+def run_benchmark(
+    database: Database,
+    embedder: Embedder,
+    *,
+    products: int,
+    queries: int,
+    kind: str,
+    seed: int = 0,
+    base_texts: int = BASE_TEXTS,
+) -> Dict[str, Any]:
+    """Fill the database, build the index, time queries; return the results."""
+    rng = np.random.default_rng(seed)
+    base = embedder.embed(product_texts(min(base_texts, products), rng))
+    started = time.perf_counter()
+    insert_products(database, products, base, embedder.model_name, rng)
+    insert_s = time.perf_counter() - started
+
+    started = time.perf_counter()
+    refresh_embeddings(database, embedder)
+    skus, vectors = load_vectors(database, embedder.model_name)
+    loaded_s = time.perf_counter() - started
+    index = build(kind, skus, vectors)
+    build_s = time.perf_counter() - started
+
+    texts = query_texts(queries, rng)
+    for text in texts[:WARMUP_QUERIES]:
+        index.search(embedder.embed([text])[0], TOP_K)
+    latencies, query_vectors, found = [], [], []
+    for text in texts:
+        started = time.perf_counter()
+        vector = embedder.embed([text])[0]
+        hits = index.search(vector, TOP_K)
+        latencies.append((time.perf_counter() - started) * 1000.0)
+        query_vectors.append(vector)
+        found.append({hit.sku for hit in hits})
+    search_ms = []
+    for vector in query_vectors:
+        started = time.perf_counter()
+        index.search(vector, TOP_K)
+        search_ms.append((time.perf_counter() - started) * 1000.0)
+
+    recall = 1.0
+    if kind != "exact":
+        exact = ExactIndex(skus, vectors)
+        overlaps = [
+            len(got & {hit.sku for hit in exact.search(vector, TOP_K)}) / TOP_K
+            for vector, got in zip(query_vectors, found)
+        ]
+        recall = float(np.mean(overlaps))
+
+    result: Dict[str, Any] = {
+        "products": len(skus),
+        "queries": queries,
+        "index": kind,
+        "index_class": type(index).__name__,
+        "p50_ms": round(_percentile(latencies, 50), 3),
+        "p95_ms": round(_percentile(latencies, 95), 3),
+        "search_only_p50_ms": round(_percentile(search_ms, 50), 3),
+        "search_only_p95_ms": round(_percentile(search_ms, 95), 3),
+        "build_s": round(build_s, 3),
+        "load_vectors_s": round(loaded_s, 3),
+        "insert_s": round(insert_s, 3),
+        "recall_at_10": round(recall, 4),
+        "peak_rss_mb": round(_peak_rss_mb(), 1),
+        "embedding_model": embedder.model_name,
+        "machine": _machine(),
+    }
+    for name in ("m", "ef_construction", "ef_search"):
+        if hasattr(index, name):
+            result[name] = getattr(index, name)
+    return result
+
+
+def main(
+    argv: Optional[Sequence[str]] = None,
+    *,
+    embedder: Optional[Embedder] = None,
+    out: TextIO = sys.stdout,
+    err: TextIO = sys.stderr,
+) -> int:
+    """Run the benchmark from the command line; returns the exit status."""
+    parser = _parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:
+        return EXIT_OK if exc.code == 0 else EXIT_USAGE
+    if args.out.exists() and args.out.is_dir():
+        print(f"error: --out {args.out} is a directory", file=err)
+        return EXIT_USAGE
+    if embedder is None:
+        from actions.recommender.embeddings import MiniLMEmbedder
+
+        embedder = MiniLMEmbedder()
+    with tempfile.TemporaryDirectory(prefix="recommender-bench-") as folder:
+        url = args.database_url or f"sqlite:///{Path(folder) / 'bench.db'}"
+        database = Database(Settings(database_url=url, seed_sample_data=False), seeders=[])
+        try:
+            result = run_benchmark(
+                database,
+                embedder,
+                products=args.products,
+                queries=args.queries,
+                kind=args.index,
+                seed=args.seed,
+            )
+        except Exception as exc:  # noqa: BLE001 - reported, not raised, at the CLI
+            print(f"error: {type(exc).__name__}: {exc}", file=err)
+            return EXIT_ERROR
+        finally:
+            database.dispose()
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps(result, indent=2), file=out)
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())
