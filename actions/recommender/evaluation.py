@@ -295,6 +295,23 @@ def _relevance(rankings: Sequence[Tuple[List[str], GoldNeed]], k: int) -> Dict[s
     }
 
 
+def _ndcg_by_category(
+    ours: Sequence[Tuple[List[str], GoldNeed]],
+    theirs: Sequence[Tuple[List[str], GoldNeed]],
+    k: int,
+) -> Dict[str, Dict[str, Any]]:
+    categories = sorted({gold.category for _, gold in ours})
+    table = {}
+    for category in categories:
+        row: Dict[str, Any] = {}
+        for name, rankings in (("recommender", ours), ("bm25", theirs)):
+            judged = [(r, g) for r, g in rankings if g.category == category and g.relevant]
+            row["needs_judged"] = len(judged)
+            row[name] = _mean([ndcg_at_k(r, g.relevant, k) for r, g in judged])
+        table[category] = row
+    return table
+
+
 def _constraint(
     rankings: Sequence[Tuple[List[str], GoldNeed]], by_sku: Mapping[str, ProductRecord], k: int
 ) -> Dict[str, Any]:
@@ -401,6 +418,7 @@ def evaluate(
             "bm25": _relevance(theirs, top),
             "filters_only": _relevance(unranked, top),
         },
+        "ndcg_by_category": _ndcg_by_category(ours, theirs, top),
         "parser_accuracy": {
             name: _mean([float(fields[name]) for fields in parsed_fields]) for name in names
         },

@@ -113,6 +113,9 @@ def test_end_to_end_on_a_subset(tmp_path: Path) -> None:
         assert relevance["needs_judged"] == 5
         assert 0.0 <= relevance["ndcg_at_k"] <= 1.0
     assert set(report["parser_accuracy"]) >= {"category", "budget_max", "features", "all"}
+    assert set(report["ndcg_by_category"]) == {
+        "headphones", "laptops", "dishwashers", "running_shoes", "rain_jackets"
+    }  # fmt: skip
     ids = ["hp-01", "lt-01", "dw-01", "rs-01", "rj-01"]
     assert [need["id"] for need in report["per_need"]] == ids
     for need in report["per_need"]:
