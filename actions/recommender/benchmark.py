@@ -142,6 +142,11 @@ def _parser() -> argparse.ArgumentParser:
         help="SQLAlchemy URL of an empty database; default: a temporary SQLite file",
     )
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--torch-threads",
+        type=_positive,
+        help="torch intra-op threads for query embedding; default: torch's own (all cores)",
+    )
     return parser
 
 
@@ -242,6 +247,11 @@ def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
+def _torch_threads() -> Optional[int]:
+    torch = sys.modules.get("torch")
+    return int(torch.get_num_threads()) if torch is not None else None
+
+
 def _machine() -> Dict[str, Any]:
     memory_gib: Optional[float] = None
     try:
@@ -255,6 +265,7 @@ def _machine() -> Dict[str, Any]:
         "python": platform.python_version(),
         "gpu": None,
         "load_average_1m": round(os.getloadavg()[0], 2),
+        "torch_threads": _torch_threads(),
     }
 
 
@@ -356,6 +367,10 @@ def main(
     if args.out.exists() and args.out.is_dir():
         print(f"error: --out {args.out} is a directory", file=err)
         return EXIT_USAGE
+    if args.torch_threads is not None:
+        import torch
+
+        torch.set_num_threads(args.torch_threads)
     if embedder is None:
         from actions.recommender.embeddings import MiniLMEmbedder
 

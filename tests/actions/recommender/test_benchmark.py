@@ -80,6 +80,7 @@ def test_benchmark_uses_the_given_database(tmp_path: Path) -> None:
         ["--products", "10", "--queries", "3", "--index", "bogus"],
         ["--queries", "3"],
         ["--products", "10", "--queries", "3", "--out"],
+        ["--products", "10", "--queries", "3", "--torch-threads", "0"],
     ],
 )
 def test_bad_arguments_are_rejected(tmp_path: Path, argv: list) -> None:
