@@ -127,6 +127,12 @@ class HnswIndex:
         """Candidate list size while searching."""
         return self._ef_search
 
+    def set_ef_search(self, ef_search: int) -> None:
+        """Change the search candidate list size (for tuning; not while searching)."""
+        self._ef_search = int(ef_search)
+        if self._graph is not None:
+            self._graph.set_ef(self._ef_search)
+
     @property
     def skus(self) -> "tuple[str, ...]":
         """The indexed products, in row order."""

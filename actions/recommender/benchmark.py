@@ -143,6 +143,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
+        "--ef-sweep",
+        type=_positive,
+        nargs="+",
+        default=[],
+        help="for --index ann: also report recall and search time at these ef_search values",
+    )
+    parser.add_argument(
         "--torch-threads",
         type=_positive,
         help="torch intra-op threads for query embedding; default: torch's own (all cores)",
@@ -287,6 +294,7 @@ def run_benchmark(
     kind: str,
     seed: int = 0,
     base_texts: int = BASE_TEXTS,
+    ef_sweep: Sequence[int] = (),
 ) -> Dict[str, Any]:
     """Fill the database, build the index, time queries; return the results."""
     rng = np.random.default_rng(seed)
@@ -348,6 +356,27 @@ def run_benchmark(
     for name in ("m", "ef_construction", "ef_search"):
         if hasattr(index, name):
             result[name] = getattr(index, name)
+    if ef_sweep and hasattr(index, "set_ef_search"):
+        exact = ExactIndex(skus, vectors)
+        truth = [{hit.sku for hit in exact.search(vector, TOP_K)} for vector in query_vectors]
+        sweep = []
+        for ef in ef_sweep:
+            index.set_ef_search(ef)
+            times, overlaps = [], []
+            for vector, expected in zip(query_vectors, truth):
+                started = time.perf_counter()
+                hits = index.search(vector, TOP_K)
+                times.append((time.perf_counter() - started) * 1000.0)
+                overlaps.append(len(expected & {hit.sku for hit in hits}) / TOP_K)
+            sweep.append(
+                {
+                    "ef_search": ef,
+                    "recall_at_10": round(float(np.mean(overlaps)), 4),
+                    "search_only_p50_ms": round(_percentile(times, 50), 3),
+                    "search_only_p95_ms": round(_percentile(times, 95), 3),
+                }
+            )
+        result["ef_sweep"] = sweep
     return result
 
 
@@ -386,6 +415,7 @@ def main(
                 queries=args.queries,
                 kind=args.index,
                 seed=args.seed,
+                ef_sweep=args.ef_sweep,
             )
         except Exception as exc:  # noqa: BLE001 - reported, not raised, at the CLI
             print(f"error: {type(exc).__name__}: {exc}", file=err)

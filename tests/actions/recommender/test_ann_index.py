@@ -128,3 +128,11 @@ def test_build_index_stays_exact_without_hnswlib(monkeypatch, catalogue) -> None
     names, vectors = catalogue
     monkeypatch.setattr(index_module, "_default_approximate", lambda: None)
     assert isinstance(build_index(names, vectors, threshold=10), ExactIndex)
+
+
+def test_ef_search_can_be_tuned(catalogue, queries) -> None:
+    names, vectors = catalogue
+    ann = HnswIndex(names[:500], vectors[:500], num_threads=1, ef_search=16)
+    assert ann.ef_search == 16
+    ann.set_ef_search(200)
+    assert ann.ef_search == 200 and len(ann.search(queries[0], 10)) == 10

@@ -107,3 +107,14 @@ def test_synthetic_vectors_are_unit_length() -> None:
     vectors = synthetic_vectors(100, base, np.random.default_rng(0))
     assert vectors.shape == (100, base.shape[1])
     assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+
+
+def test_ef_sweep_reports_recall_per_setting(tmp_path: Path) -> None:
+    pytest.importorskip("hnswlib")
+    out_file = tmp_path / "bench.json"
+    argv = ["--products", "40", "--queries", "4", "--index", "ann", "--out", str(out_file)]
+    status = main([*argv, "--ef-sweep", "16", "64"], embedder=FakeEmbedder(), out=io.StringIO())
+    assert status == EXIT_OK
+    sweep = json.loads(out_file.read_text())["ef_sweep"]
+    assert [row["ef_search"] for row in sweep] == [16, 64]
+    assert all(0.0 <= row["recall_at_10"] <= 1.0 for row in sweep)
