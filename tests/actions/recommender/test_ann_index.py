@@ -136,3 +136,12 @@ def test_ef_search_can_be_tuned(catalogue, queries) -> None:
     assert ann.ef_search == 16
     ann.set_ef_search(200)
     assert ann.ef_search == 200 and len(ann.search(queries[0], 10)) == 10
+
+
+def test_large_catalogues_search_wider(monkeypatch, catalogue) -> None:
+    names, vectors = catalogue
+    monkeypatch.setattr("actions.recommender.ann_index.LARGE_CATALOGUE", N - 1)
+    wide = approximate_index(names, vectors)
+    assert isinstance(wide, HnswIndex) and wide.ef_search == 256
+    monkeypatch.setattr("actions.recommender.ann_index.LARGE_CATALOGUE", N)
+    assert approximate_index(names, vectors).ef_search == 128
