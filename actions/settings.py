@@ -51,11 +51,15 @@ class Settings:
             on first use. ``ASSISTANT_SEED_SAMPLE_DATA``; default true.
         return_window_days: Days after delivery during which an order can be
             returned. ``ASSISTANT_RETURN_WINDOW_DAYS``; default 30.
+        torch_threads: Intra-op CPU threads torch uses for the recommender's
+            query embeddings, set when the model loads. ``ASSISTANT_TORCH_THREADS``;
+            default 1 (a single short query is fastest on one thread).
     """
 
     database_url: str
     seed_sample_data: bool = True
     return_window_days: int = 30
+    torch_threads: int = 1
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> "Settings":
@@ -77,6 +81,7 @@ class Settings:
             database_url=database_url,
             seed_sample_data=_get_bool(environ, "ASSISTANT_SEED_SAMPLE_DATA", True),
             return_window_days=_get_int(environ, "ASSISTANT_RETURN_WINDOW_DAYS", 30, minimum=0),
+            torch_threads=_get_int(environ, "ASSISTANT_TORCH_THREADS", 1, minimum=1),
         )
 
 
