@@ -1,0 +1,1 @@
+"""The Rasa side of the assistant: training data, policies, handoff service."""

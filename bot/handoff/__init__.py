@@ -1,0 +1,1 @@
+"""Durable human handoff: tickets, the agent API and delivery to Rasa."""
