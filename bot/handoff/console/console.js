@@ -1,0 +1,449 @@
+// The agent console: login, the live queue, one ticket's conversation and
+// the agent's actions on it. No framework; state lives in `state` and the
+// render functions rebuild the parts of the page that depend on it.
+
+import { ApiError, LiveConnection, api, storeToken, storedToken } from "./api.js";
+import { el, messageItem, productRow, queueItem, statusLabel, reasonLabel, channelLabel, trailItem, waitingText } from "./view.js";
+
+const $ = (id) => document.getElementById(id);
+
+const state = {
+  me: null,
+  filter: "open",
+  tickets: new Map(), // id -> { ticket, fetchedAt }
+  selectedId: null,
+  detail: null,
+  detailFetchedAt: 0,
+  busy: false,
+};
+
+let live = null;
+let detailRefresh = null;
+
+// ---------------------------------------------------------------- session
+
+async function start() {
+  bindEvents();
+  setInterval(updateWaitingTimes, 1000);
+  if (!storedToken()) {
+    showLogin();
+    return;
+  }
+  try {
+    enterApp(await api("GET", "/api/me"));
+  } catch (error) {
+    if (error.status === 401) storeToken(null);
+    showLogin(error.status === 401 || error.status === undefined ? "" : error.message);
+  }
+}
+
+function showLogin(message = "") {
+  $("app-view").hidden = true;
+  $("session").hidden = true;
+  $("login-view").hidden = false;
+  showError($("login-error"), message);
+  $("login-password").value = "";
+  $("login-username").focus();
+}
+
+async function login(event) {
+  event.preventDefault();
+  const username = $("login-username").value.trim();
+  const password = $("login-password").value;
+  if (!username || !password) {
+    showError($("login-error"), "Enter your username and password.");
+    return;
+  }
+  $("login-submit").disabled = true;
+  try {
+    const result = await api("POST", "/api/login", { username, password });
+    storeToken(result.token);
+    showError($("login-error"), "");
+    $("login-password").value = "";
+    enterApp(result.agent);
+  } catch (error) {
+    const message = error.status === 401 ? "Wrong username or password." : error.message;
+    showError($("login-error"), message);
+    $("login-password").select();
+  } finally {
+    $("login-submit").disabled = false;
+  }
+}
+
+function enterApp(agent) {
+  state.me = agent;
+  $("me-name").textContent = agent.display_name;
+  $("login-view").hidden = true;
+  $("app-view").hidden = false;
+  $("session").hidden = false;
+  live = new LiveConnection({
+    onEvent: handleEvent,
+    onPoll: refreshAll,
+    onState: showConnection,
+    onResync: refreshAll,
+  });
+  live.start();
+  refreshAll();
+}
+
+async function logout() {
+  try {
+    await api("POST", "/api/logout");
+  } catch (error) {
+    // The token is dropped below either way; an expired one is already gone.
+  }
+  endSession("");
+}
+
+function endSession(message) {
+  if (live) live.stop();
+  live = null;
+  storeToken(null);
+  Object.assign(state, { me: null, tickets: new Map(), selectedId: null, detail: null });
+  renderQueue();
+  renderDetail();
+  showBanner("");
+  showLogin(message);
+}
+
+// Reports an API failure where the agent will see it; returns nothing.
+function report(error, where) {
+  if (error.status === 401) {
+    endSession("Your session has expired. Please sign in again.");
+  } else if (error.status === 0) {
+    showBanner("Can't reach the handoff service. Retrying every few seconds\u2026");
+  } else {
+    showError(where || $("ticket-error"), error.message);
+  }
+}
+
+// ---------------------------------------------------------------- queue
+
+async function refreshAll() {
+  await loadQueue();
+  if (state.selectedId !== null) await loadDetail(state.selectedId);
+}
+
+async function loadQueue() {
+  if (!state.me) return;
+  const filter = state.filter;
+  try {
+    const result = await api("GET", `/api/tickets?status=${encodeURIComponent(filter)}`);
+    if (filter !== state.filter) return;
+    const now = Date.now();
+    state.tickets = new Map(result.tickets.map((ticket) => [ticket.id, { ticket, fetchedAt: now }]));
+    showBanner("");
+    renderQueue();
+  } catch (error) {
+    report(error);
+  }
+}
+
+function matchesFilter(ticket) {
+  const mine = ticket.agent && state.me && ticket.agent.id === state.me.id;
+  switch (state.filter) {
+    case "open":
+      return ticket.status === "queued" || ticket.status === "assigned";
+    case "queued":
+    case "assigned":
+      return ticket.status === state.filter;
+    case "mine":
+      return ticket.status === "assigned" && Boolean(mine);
+    case "closed":
+      return ticket.status === "closed" || ticket.status === "handed_back";
+    default:
+      return false;
+  }
+}
+
+function upsertTicket(ticket) {
+  if (matchesFilter(ticket)) {
+    state.tickets.set(ticket.id, { ticket, fetchedAt: Date.now() });
+  } else {
+    state.tickets.delete(ticket.id);
+  }
+  renderQueue();
+}
+
+function sortedTickets() {
+  return [...state.tickets.values()].sort((a, b) => {
+    if (b.ticket.priority !== a.ticket.priority) return b.ticket.priority - a.ticket.priority;
+    return Date.parse(a.ticket.created_at) - Date.parse(b.ticket.created_at) || a.ticket.id - b.ticket.id;
+  });
+}
+
+function waitingSeconds(entry) {
+  const elapsed = entry.ticket.status === "queued" || entry.ticket.status === "assigned" ? (Date.now() - entry.fetchedAt) / 1000 : 0;
+  return entry.ticket.waiting_s + elapsed;
+}
+
+function renderQueue() {
+  const list = $("queue-list");
+  const focusedId = list.contains(document.activeElement) ? document.activeElement.dataset.ticketId : null;
+  const entries = sortedTickets();
+  list.replaceChildren(
+    ...entries.map((entry) =>
+      queueItem(entry.ticket, { selected: entry.ticket.id === state.selectedId, waitingSeconds: waitingSeconds(entry) }),
+    ),
+  );
+  $("queue-count").textContent = String(entries.length);
+  $("queue-empty").hidden = entries.length > 0;
+  if (focusedId) {
+    const again = list.querySelector(`button[data-ticket-id="${CSS.escape(focusedId)}"]`);
+    if (again) again.focus();
+  }
+}
+
+function updateWaitingTimes() {
+  for (const span of $("queue-list").querySelectorAll(".waiting")) {
+    const entry = state.tickets.get(Number(span.dataset.ticketId));
+    if (entry) span.textContent = waitingText(entry.ticket, waitingSeconds(entry));
+  }
+}
+
+function onQueueKey(event) {
+  // Arrow keys move between tickets; Tab leaves the list.
+  if (event.key !== "ArrowDown" && event.key !== "ArrowUp") return;
+  const buttons = [...$("queue-list").querySelectorAll("button")];
+  const index = buttons.indexOf(document.activeElement);
+  if (index === -1) return;
+  event.preventDefault();
+  const next = buttons[index + (event.key === "ArrowDown" ? 1 : -1)];
+  if (next) next.focus();
+}
+
+// ---------------------------------------------------------------- ticket
+
+function selectTicket(id) {
+  if (state.selectedId !== id) {
+    state.selectedId = id;
+    state.detail = null;
+    showError($("ticket-error"), "");
+    $("reply-text").value = "";
+    $("note-text").value = "";
+  }
+  renderQueue();
+  loadDetail(id);
+}
+
+async function loadDetail(id) {
+  try {
+    const detail = await api("GET", `/api/tickets/${id}`);
+    if (state.selectedId !== id) return;
+    setDetail(detail);
+  } catch (error) {
+    if (state.selectedId !== id) return;
+    if (error.status === 404) {
+      state.selectedId = null;
+      setDetail(null);
+    }
+    report(error);
+  }
+}
+
+function setDetail(detail) {
+  state.detail = detail;
+  state.detailFetchedAt = Date.now();
+  renderDetail();
+}
+
+function scheduleDetailRefresh() {
+  clearTimeout(detailRefresh);
+  const id = state.selectedId;
+  detailRefresh = setTimeout(() => {
+    if (state.selectedId === id && id !== null) loadDetail(id);
+  }, 150);
+}
+
+function isOwner(detail) {
+  return Boolean(detail && detail.agent && state.me && detail.agent.id === state.me.id);
+}
+
+function renderDetail() {
+  const detail = state.detail;
+  $("ticket-placeholder").hidden = Boolean(detail);
+  $("ticket-body").hidden = !detail;
+  if (!detail) return;
+
+  const owner = isOwner(detail);
+  const assigned = detail.status === "assigned";
+  $("ticket-title").textContent = `Ticket #${detail.id} \u00b7 ${reasonLabel(detail.reason)}`;
+  const who = detail.agent ? ` \u00b7 ${owner ? "you" : detail.agent.display_name}` : "";
+  $("ticket-meta").replaceChildren(
+    el("span", { className: `status status-${detail.status}` }, statusLabel(detail.status) + who),
+    el("span", {}, channelLabel(detail.channel)),
+    el("span", { className: "conversation-id", title: "Conversation id" }, detail.conversation_id),
+  );
+
+  $("claim").hidden = detail.status !== "queued";
+  $("handback").hidden = !(assigned && owner);
+  $("close").hidden = !(assigned && owner);
+
+  const canReply = assigned && owner;
+  $("reply-text").disabled = !canReply;
+  $("reply-send").disabled = !canReply;
+  let hint = "";
+  if (!canReply) {
+    if (detail.status === "queued") hint = "Claim the ticket to reply.";
+    else if (assigned) hint = `Only ${detail.agent ? detail.agent.display_name : "its agent"} can reply.`;
+    else hint = "This conversation is back with the bot.";
+  }
+  $("reply-hint").textContent = hint;
+
+  renderTranscript(detail);
+  renderContext(detail);
+}
+
+// Pairs each customer message with its trail point (same text, in order).
+function sentimentByMessage(detail) {
+  const points = [...detail.sentiment_trail];
+  const found = new Map();
+  for (const message of detail.messages) {
+    if (message.author !== "customer") continue;
+    const text = String(message.text).slice(0, 500);
+    const index = points.findIndex((point) => point.text === text);
+    if (index === -1) continue;
+    found.set(message.id, points[index]);
+    points.splice(0, index + 1);
+  }
+  return found;
+}
+
+function renderTranscript(detail) {
+  const list = $("transcript");
+  const atBottom = list.scrollHeight - list.scrollTop - list.clientHeight < 40;
+  const sentiments = sentimentByMessage(detail);
+  list.replaceChildren(...detail.messages.map((message) => messageItem(message, sentiments.get(message.id))));
+  if (atBottom || list.dataset.ticketId !== String(detail.id)) list.scrollTop = list.scrollHeight;
+  list.dataset.ticketId = String(detail.id);
+}
+
+function appendMessage(message) {
+  const detail = state.detail;
+  if (!detail || detail.messages.some((existing) => existing.id === message.id)) return;
+  detail.messages.push(message);
+  renderTranscript(detail);
+}
+
+function renderContext(detail) {
+  $("trail").replaceChildren(...detail.sentiment_trail.map(trailItem));
+  $("trail-empty").hidden = detail.sentiment_trail.length > 0;
+  $("intents").replaceChildren(...detail.recent_intents.map((intent) => el("li", { className: "chip" }, intent)));
+  $("intents-empty").hidden = detail.recent_intents.length > 0;
+  $("products-body").replaceChildren(...detail.recommended.map(productRow));
+  $("products").hidden = detail.recommended.length === 0;
+  $("products-empty").hidden = detail.recommended.length > 0;
+}
+
+// Runs one of the agent's ticket actions, keeping buttons from double-firing.
+async function ticketAction(path, body, onDone) {
+  const id = state.selectedId;
+  if (id === null || state.busy) return;
+  state.busy = true;
+  showError($("ticket-error"), "");
+  try {
+    const result = await api("POST", `/api/tickets/${id}/${path}`, body);
+    if (state.selectedId === id) onDone(result);
+  } catch (error) {
+    if (state.selectedId === id) await actionFailed(error, path);
+  } finally {
+    state.busy = false;
+  }
+}
+
+async function actionFailed(error, path) {
+  if (path === "claim" && error.status === 409) {
+    await loadDetail(state.selectedId);
+    const owner = state.detail && state.detail.agent ? state.detail.agent.display_name : null;
+    showError($("ticket-error"), owner ? `Already claimed by ${owner}.` : error.message);
+    return;
+  }
+  report(error);
+}
+
+function ticketChanged(detail) {
+  setDetail(detail);
+  upsertTicket(detail);
+}
+
+function claim() {
+  ticketAction("claim", undefined, (detail) => {
+    ticketChanged(detail);
+    $("reply-text").focus();
+  });
+}
+
+function sendText(kind, textarea) {
+  const text = textarea.value.trim();
+  if (!text) return;
+  ticketAction(kind, { text }, (message) => {
+    textarea.value = "";
+    appendMessage(message);
+    textarea.focus();
+  });
+}
+
+function submitOnEnter(event) {
+  if (event.key === "Enter" && !event.shiftKey && !event.altKey && !event.ctrlKey && !event.metaKey && !event.isComposing) {
+    event.preventDefault();
+    event.target.form.requestSubmit();
+  }
+}
+
+// ---------------------------------------------------------------- live updates
+
+function handleEvent(event) {
+  if (!event || !event.ticket) return;
+  upsertTicket(event.ticket);
+  if (event.ticket.id !== state.selectedId) return;
+  if (event.type === "message.created" && event.message) appendMessage(event.message);
+  scheduleDetailRefresh();
+}
+
+function showConnection(connection) {
+  const node = $("connection");
+  node.dataset.state = connection;
+  node.textContent = { live: "Live", connecting: "Connecting\u2026", polling: "Reconnecting \u00b7 updating every 5 s" }[connection];
+}
+
+// ---------------------------------------------------------------- helpers
+
+function showError(node, message) {
+  node.textContent = message || "";
+  node.hidden = !message;
+}
+
+function showBanner(message) {
+  showError($("banner"), message);
+}
+
+function bindEvents() {
+  $("login-form").addEventListener("submit", login);
+  $("logout").addEventListener("click", logout);
+  $("queue-filter").addEventListener("change", (event) => {
+    state.filter = event.target.value;
+    state.tickets = new Map();
+    renderQueue();
+    loadQueue();
+  });
+  $("queue-list").addEventListener("click", (event) => {
+    const button = event.target.closest("button[data-ticket-id]");
+    if (button) selectTicket(Number(button.dataset.ticketId));
+  });
+  $("queue-list").addEventListener("keydown", onQueueKey);
+  $("claim").addEventListener("click", claim);
+  $("handback").addEventListener("click", () => ticketAction("handback", undefined, ticketChanged));
+  $("close").addEventListener("click", () => ticketAction("close", undefined, ticketChanged));
+  $("reply-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    sendText("messages", $("reply-text"));
+  });
+  $("note-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    sendText("notes", $("note-text"));
+  });
+  $("reply-text").addEventListener("keydown", submitOnEnter);
+  $("note-text").addEventListener("keydown", submitOnEnter);
+}
+
+start();
