@@ -46,7 +46,12 @@ MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
 # Modules that define models on ``Base``; Alembic's env.py imports them so that
 # autogenerate sees every table. Add the catalogue and handoff modules here.
-MODEL_MODULES = ("actions.orders", "actions.catalogue_store", "actions.recommender.feedback")
+MODEL_MODULES = (
+    "actions.orders",
+    "actions.catalogue_store",
+    "actions.recommender.feedback",
+    "bot.handoff.models",
+)
 
 # Seconds a process waits for another one that is migrating or seeding.
 _LOCK_TIMEOUT_S = 60

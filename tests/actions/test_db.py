@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 import actions.catalogue_store  # noqa: F401 - registers the models on Base
 import actions.orders  # noqa: F401 - registers the models on Base
 import actions.recommender.feedback  # noqa: F401 - registers the models on Base
+import bot.handoff.models  # noqa: F401 - registers the models on Base
 from actions.db import Base, Database, DatabaseUnavailable
 from actions.orders import OrderRepository
 from actions.settings import Settings
@@ -65,8 +66,14 @@ def test_migrations_create_the_schema_from_scratch(database: Database, settings:
         "order_items",
         "products",
         "recommendation_feedback",
+        "handoff_agents",
+        "handoff_agent_tokens",
+        "handoff_tickets",
+        "handoff_messages",
+        "handoff_events",
+        "handoff_cursors",
     }
-    assert version == "0003"
+    assert version == "0004"
     assert drift == [], "the models and the migrations disagree"
 
 
