@@ -3,7 +3,12 @@ r"""Benchmark the recommender's vector index at catalogue scale.
 Command line::
 
     python -m actions.recommender.benchmark --products 100000 --queries 200 \
-        --out bench.json [--index exact|ann] [--database-url URL] [--seed 0]
+        --out bench.json [--index exact|ann] [--database-url URL] [--seed 0] \
+        [--torch-threads N] [--ef-sweep EF ...]
+
+Query embedding uses ``--torch-threads`` intra-op threads, by default the
+action server's setting ``ASSISTANT_TORCH_THREADS`` (default 1), so that the
+benchmark measures the configuration the server runs.
 
 What it does, in order:
 
@@ -43,14 +48,19 @@ import tempfile
 import time
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence, TextIO
+from typing import Any, Dict, List, Mapping, Optional, Sequence, TextIO
 
 import numpy as np
 
 from actions.catalogue_store import Product
 from actions.db import Database
 from actions.recommender.embedding_store import load_vectors, refresh_embeddings
-from actions.recommender.embeddings import Embedder, encode_vector, normalise_rows
+from actions.recommender.embeddings import (
+    Embedder,
+    MiniLMEmbedder,
+    encode_vector,
+    normalise_rows,
+)
 from actions.recommender.index import ExactIndex, Index
 from actions.settings import Settings
 
@@ -152,7 +162,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--torch-threads",
         type=_positive,
-        help="torch intra-op threads for query embedding; default: torch's own (all cores)",
+        help="torch intra-op threads for query embedding; default: ASSISTANT_TORCH_THREADS (1)",
     )
     return parser
 
@@ -380,6 +390,23 @@ def run_benchmark(
     return result
 
 
+def default_embedder(
+    torch_threads: Optional[int], environ: Mapping[str, str] = os.environ
+) -> MiniLMEmbedder:
+    """Return the MiniLM embedder the benchmark times (the model loads on first use).
+
+    Args:
+        torch_threads: ``--torch-threads``; None for the action server's
+            setting ``ASSISTANT_TORCH_THREADS``.
+        environ: Where that setting is read.
+
+    Raises:
+        ValueError: If the setting in ``environ`` is invalid.
+    """
+    threads = torch_threads or Settings.from_env(environ).torch_threads
+    return MiniLMEmbedder(torch_threads=threads)
+
+
 def main(
     argv: Optional[Sequence[str]] = None,
     *,
@@ -396,14 +423,12 @@ def main(
     if args.out.exists() and args.out.is_dir():
         print(f"error: --out {args.out} is a directory", file=err)
         return EXIT_USAGE
-    if args.torch_threads is not None:
-        import torch
-
-        torch.set_num_threads(args.torch_threads)
     if embedder is None:
-        from actions.recommender.embeddings import MiniLMEmbedder
-
-        embedder = MiniLMEmbedder()
+        try:
+            embedder = default_embedder(args.torch_threads)
+        except ValueError as exc:
+            print(f"error: {exc}", file=err)
+            return EXIT_USAGE
     with tempfile.TemporaryDirectory(prefix="recommender-bench-") as folder:
         url = args.database_url or f"sqlite:///{Path(folder) / 'bench.db'}"
         database = Database(Settings(database_url=url, seed_sample_data=False), seeders=[])

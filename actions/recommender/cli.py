@@ -41,7 +41,7 @@ from actions.recommender.payloads import NoMatch, Recommendation, SearchRequest
 from actions.recommender.reasons import format_money
 from actions.recommender.refinements import wants_only_brands
 from actions.recommender.service import Recommender
-from actions.settings import get_settings
+from actions.settings import Settings, get_settings
 
 EXIT_OK = 0
 EXIT_NO_MATCH = 1
@@ -206,7 +206,9 @@ def main(
             _validate(args)
         if database is None:
             database = _database(args.database_url)
-        recommender = Recommender(database, embedder or MiniLMEmbedder())
+        if embedder is None:
+            embedder = MiniLMEmbedder(torch_threads=_settings().torch_threads)
+        recommender = Recommender(database, embedder)
         if args.command == "embed":
             stored = recommender.refresh()
             print(f"Stored embeddings for {stored} products.", file=out)
@@ -229,16 +231,25 @@ def main(
             database.dispose()
 
 
+def _settings() -> Settings:
+    """Read the settings from the environment.
+
+    Raises:
+        UsageError: If the settings in the environment are invalid.
+    """
+    try:
+        return get_settings()
+    except ValueError as exc:
+        raise UsageError(str(exc)) from exc
+
+
 def _database(url: Optional[str]) -> Database:
     """Open (lazily) the database of the settings, or of ``url``.
 
     Raises:
         UsageError: If the settings in the environment are invalid.
     """
-    try:
-        settings = get_settings()
-    except ValueError as exc:
-        raise UsageError(str(exc)) from exc
+    settings = _settings()
     if url:
         settings = replace(settings, database_url=url)
     return Database(settings)

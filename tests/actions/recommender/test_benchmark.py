@@ -3,10 +3,17 @@
 import io
 import json
 from pathlib import Path
+from typing import Dict, Optional
 
 import pytest
 
-from actions.recommender.benchmark import EXIT_OK, EXIT_USAGE, main, synthetic_vectors
+from actions.recommender.benchmark import (
+    EXIT_OK,
+    EXIT_USAGE,
+    default_embedder,
+    main,
+    synthetic_vectors,
+)
 from tests.actions.recommender.support import FakeEmbedder
 
 KEYS = {
@@ -118,3 +125,31 @@ def test_ef_sweep_reports_recall_per_setting(tmp_path: Path) -> None:
     sweep = json.loads(out_file.read_text())["ef_sweep"]
     assert [row["ef_search"] for row in sweep] == [16, 64]
     assert all(0.0 <= row["recall_at_10"] <= 1.0 for row in sweep)
+
+
+@pytest.mark.parametrize(
+    ("argument", "environ", "threads"),
+    [
+        (None, {}, 1),
+        (None, {"ASSISTANT_TORCH_THREADS": "3"}, 3),
+        (2, {"ASSISTANT_TORCH_THREADS": "3"}, 2),
+    ],
+)
+def test_query_embedding_uses_the_servers_torch_threads_by_default(
+    argument: Optional[int], environ: Dict[str, str], threads: int
+) -> None:
+    embedder = default_embedder(argument, environ)
+
+    assert embedder.torch_threads == threads
+    assert not embedder.loaded
+
+
+def test_a_bad_torch_threads_setting_is_a_usage_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ASSISTANT_TORCH_THREADS", "0")
+    err = io.StringIO()
+    argv = ["--products", "5", "--queries", "1", "--out", str(tmp_path / "x.json")]
+
+    assert main(argv, err=err) == EXIT_USAGE
+    assert "ASSISTANT_TORCH_THREADS must be at least 1, got 0" in err.getvalue()

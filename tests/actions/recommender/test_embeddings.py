@@ -15,8 +15,11 @@ from actions.recommender.embeddings import (
     MiniLMEmbedder,
     decode_vector,
     encode_vector,
+    get_embedder,
     product_text,
+    set_torch_threads,
 )
+from actions.settings import Settings, get_settings
 from tests.actions.recommender.support import (
     BY_SKU,
     CATALOGUE,
@@ -165,3 +168,69 @@ def test_the_minilm_embedder_loads_nothing_until_used() -> None:
     assert embedder.embed([]).shape == (0, 384)
     with pytest.raises(FileNotFoundError):
         embedder.embed(["hello"])
+
+
+class _FakeModel:
+    def encode(self, texts: Sequence[str], **kwargs: object) -> np.ndarray:
+        return np.ones((len(texts), 3), dtype=np.float32)
+
+
+def test_the_embedder_sets_torch_threads_just_before_the_model_loads(tmp_path: Path) -> None:
+    torch = pytest.importorskip("torch")
+    original = torch.get_num_threads()
+    loads: list = []
+
+    def factory(path: str, device: str) -> _FakeModel:
+        loads.append((path, device, torch.get_num_threads()))
+        return _FakeModel()
+
+    try:
+        torch.set_num_threads(2)
+        embedder = MiniLMEmbedder(model_path=tmp_path, torch_threads=1, model_factory=factory)
+        assert torch.get_num_threads() == 2  # nothing happens before the first embed
+
+        vectors = embedder.embed(["quiet headphones", "a laptop"])
+        embedder.embed(["again"])
+
+        assert loads == [(str(tmp_path), "cpu", 1)]
+        assert torch.get_num_threads() == 1
+        assert vectors == pytest.approx(np.full((2, 3), 1 / np.sqrt(3)))
+    finally:
+        torch.set_num_threads(original)
+
+
+def test_without_a_thread_count_torch_keeps_its_own(tmp_path: Path) -> None:
+    torch = pytest.importorskip("torch")
+    original = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        embedder = MiniLMEmbedder(model_path=tmp_path, model_factory=lambda p, d: _FakeModel())
+        embedder.embed(["x"])
+        assert (embedder.torch_threads, torch.get_num_threads()) == (None, 2)
+    finally:
+        torch.set_num_threads(original)
+
+
+def test_torch_threads_must_be_positive() -> None:
+    with pytest.raises(ValueError, match="torch_threads must be at least 1, got 0"):
+        MiniLMEmbedder(torch_threads=0)
+    with pytest.raises(ValueError, match="torch threads must be at least 1, got -2"):
+        set_torch_threads(-2)
+
+
+@pytest.mark.parametrize(
+    ("environ", "threads"),
+    [({}, 1), ({"ASSISTANT_TORCH_THREADS": ""}, 1), ({"ASSISTANT_TORCH_THREADS": "4"}, 4)],
+)
+def test_the_torch_threads_setting(environ: Dict[str, str], threads: int) -> None:
+    assert Settings.from_env(environ).torch_threads == threads
+
+
+@pytest.mark.parametrize("raw", ["0", "-1", "two"])
+def test_a_bad_torch_threads_setting_is_rejected(raw: str) -> None:
+    with pytest.raises(ValueError, match="ASSISTANT_TORCH_THREADS"):
+        Settings.from_env({"ASSISTANT_TORCH_THREADS": raw})
+
+
+def test_the_process_wide_embedder_uses_the_setting() -> None:
+    assert get_embedder().torch_threads == get_settings().torch_threads
