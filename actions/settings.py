@@ -39,6 +39,30 @@ def _get_int(environ: Mapping[str, str], name: str, default: int, minimum: int) 
     return value
 
 
+def _get_float(
+    environ: Mapping[str, str], name: str, default: float, minimum: float, maximum: float
+) -> float:
+    raw = environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError as exc:
+        raise ValueError(f"{name} must be a number, got {raw!r}") from exc
+    if not minimum <= value <= maximum:
+        raise ValueError(f"{name} must be between {minimum} and {maximum}, got {value}")
+    return value
+
+
+def _get_path(environ: Mapping[str, str], name: str, default: Path) -> Path:
+    raw = environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    path = Path(raw.strip()).expanduser()
+    # Relative paths are relative to the project, like the defaults.
+    return path if path.is_absolute() else PROJECT_ROOT / path
+
+
 @dataclass(frozen=True)
 class Settings:
     """Typed settings of the assistant's services.
@@ -54,12 +78,46 @@ class Settings:
         torch_threads: Intra-op CPU threads torch uses for the recommender's
             query embeddings, set when the model loads. ``ASSISTANT_TORCH_THREADS``;
             default 1 (a single short query is fastest on one thread).
+        sentiment_model_dir: Directory of the fine-tuned sentiment model; VADER
+            is used when it holds none. ``ASSISTANT_SENTIMENT_MODEL_DIR``;
+            default ``models/sentiment`` (relative paths are relative to the
+            project root).
+        escalation_strong_negative_score: A single negative message scoring
+            at most this (-1..0) hands the conversation to a person.
+            ``ESCALATION_STRONG_NEGATIVE_SCORE``; default -0.6.
+        escalation_negative_score: A scored message counts as negative for the
+            sustained trigger when labelled negative and scoring at most this
+            (-1..0). ``ESCALATION_NEGATIVE_SCORE``; default -0.3.
+        escalation_negative_turns: How many of the last
+            ``escalation_negative_window`` scored messages must be negative,
+            the latest one included. ``ESCALATION_NEGATIVE_TURNS``; default 2.
+        escalation_negative_window: How many of the latest scored messages the
+            sustained trigger looks at. ``ESCALATION_NEGATIVE_WINDOW``; default 3.
+        escalation_fallbacks_in_a_row: Messages in a row the NLU did not
+            understand before escalating; 0 turns the trigger off.
+            ``ESCALATION_FALLBACKS_IN_A_ROW``; default 2.
+        escalation_on_request: Whether asking for a person (intent
+            ``request_human``) hands over. ``ESCALATION_ON_REQUEST``; default true.
     """
 
     database_url: str
     seed_sample_data: bool = True
     return_window_days: int = 30
     torch_threads: int = 1
+    sentiment_model_dir: Path = PROJECT_ROOT / "models" / "sentiment"
+    escalation_strong_negative_score: float = -0.6
+    escalation_negative_score: float = -0.3
+    escalation_negative_turns: int = 2
+    escalation_negative_window: int = 3
+    escalation_fallbacks_in_a_row: int = 2
+    escalation_on_request: bool = True
+
+    def __post_init__(self) -> None:
+        if self.escalation_negative_turns > self.escalation_negative_window:
+            raise ValueError(
+                "ESCALATION_NEGATIVE_TURNS must not exceed ESCALATION_NEGATIVE_WINDOW, got "
+                f"{self.escalation_negative_turns} > {self.escalation_negative_window}"
+            )
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> "Settings":
@@ -82,6 +140,23 @@ class Settings:
             seed_sample_data=_get_bool(environ, "ASSISTANT_SEED_SAMPLE_DATA", True),
             return_window_days=_get_int(environ, "ASSISTANT_RETURN_WINDOW_DAYS", 30, minimum=0),
             torch_threads=_get_int(environ, "ASSISTANT_TORCH_THREADS", 1, minimum=1),
+            sentiment_model_dir=_get_path(
+                environ, "ASSISTANT_SENTIMENT_MODEL_DIR", PROJECT_ROOT / "models" / "sentiment"
+            ),
+            escalation_strong_negative_score=_get_float(
+                environ, "ESCALATION_STRONG_NEGATIVE_SCORE", -0.6, minimum=-1.0, maximum=0.0
+            ),
+            escalation_negative_score=_get_float(
+                environ, "ESCALATION_NEGATIVE_SCORE", -0.3, minimum=-1.0, maximum=0.0
+            ),
+            escalation_negative_turns=_get_int(environ, "ESCALATION_NEGATIVE_TURNS", 2, minimum=1),
+            escalation_negative_window=_get_int(
+                environ, "ESCALATION_NEGATIVE_WINDOW", 3, minimum=1
+            ),
+            escalation_fallbacks_in_a_row=_get_int(
+                environ, "ESCALATION_FALLBACKS_IN_A_ROW", 2, minimum=0
+            ),
+            escalation_on_request=_get_bool(environ, "ESCALATION_ON_REQUEST", True),
         )
 
 

@@ -1,0 +1,97 @@
+"""The action server's sentiment scorer: lazy, loaded once, off the event loop.
+
+The model directory is an empty temporary one, so the VADER fallback scores.
+"""
+
+import asyncio
+import threading
+from pathlib import Path
+from typing import List, Optional, Sequence
+
+import pytest
+
+from actions.sentiment import MAX_SCORED_CHARS, SentimentScorer, get_sentiment_scorer
+from actions.settings import get_settings
+from nlu_models.sentiment import SentimentModel, SentimentScore, load_sentiment_model
+
+
+class CountingLoader:
+    """Loads the real model and records each call and the thread it ran in."""
+
+    def __init__(self) -> None:
+        self.calls: List[Optional[Path]] = []
+        self.threads: List[int] = []
+
+    def __call__(self, directory: Optional[Path]) -> SentimentModel:
+        self.calls.append(directory)
+        self.threads.append(threading.get_ident())
+        return load_sentiment_model(directory)
+
+
+class RecordingModel:
+    """A model that records what it was asked to score and where."""
+
+    name = "recording"
+
+    def __init__(self) -> None:
+        self.texts: List[str] = []
+        self.threads: List[int] = []
+
+    def score(self, texts: Sequence[str]) -> List[SentimentScore]:
+        self.texts.extend(texts)
+        self.threads.append(threading.get_ident())
+        return [SentimentScore("neutral", 0.1, 0.8, 0.1, 0.0, self.name) for _ in texts]
+
+
+def test_constructing_the_scorer_loads_nothing(tmp_path: Path) -> None:
+    loader = CountingLoader()
+    scorer = SentimentScorer(tmp_path, loader=loader)
+    assert loader.calls == []
+    assert scorer.loaded is False
+
+
+@pytest.mark.asyncio
+async def test_without_a_trained_model_vader_scores(tmp_path: Path) -> None:
+    scorer = SentimentScorer(tmp_path)
+
+    furious = await scorer.score("This is ridiculous, I am furious")
+    pleased = await scorer.score("Thanks, that was really helpful!")
+    neutral = await scorer.score("Where is my order?")
+
+    assert furious == SentimentScore("negative", 0.608, 0.392, 0.0, -0.7351, "vader")
+    assert pleased == SentimentScore("positive", 0.0, 0.323, 0.677, 0.7419, "vader")
+    assert neutral == SentimentScore("neutral", 0.0, 1.0, 0.0, 0.0, "vader")
+    assert scorer.model().name == "vader"
+
+
+@pytest.mark.asyncio
+async def test_the_model_is_loaded_once_from_the_model_dir_in_a_worker_thread(
+    tmp_path: Path,
+) -> None:
+    loader = CountingLoader()
+    scorer = SentimentScorer(tmp_path, loader=loader)
+
+    results = await asyncio.gather(*(scorer.score("that is not good") for _ in range(6)))
+
+    assert loader.calls == [tmp_path]
+    assert loader.threads[0] != threading.get_ident()
+    assert [result.score for result in results] == [-0.3412] * 6
+    assert scorer.loaded is True
+
+
+@pytest.mark.asyncio
+async def test_inference_runs_off_the_event_loop_and_long_texts_are_cut(tmp_path: Path) -> None:
+    model = RecordingModel()
+    scorer = SentimentScorer(tmp_path, loader=lambda _directory: model)
+
+    result = await scorer.score("x" * (MAX_SCORED_CHARS + 500))
+
+    assert result == SentimentScore("neutral", 0.1, 0.8, 0.1, 0.0, "recording")
+    assert model.texts == ["x" * MAX_SCORED_CHARS]
+    assert model.threads != [threading.get_ident()]
+
+
+def test_the_process_wide_scorer_uses_the_configured_directory() -> None:
+    first = get_sentiment_scorer()
+    assert first is get_sentiment_scorer()
+    assert first.model_dir == get_settings().sentiment_model_dir
