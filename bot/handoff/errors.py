@@ -5,7 +5,7 @@ class TicketNotFound(LookupError):
     """No ticket has the given id (404)."""
 
 
-class NotTicketOwner(PermissionError):
+class NotTicketOwner(Exception):
     """The ticket belongs to another agent (403)."""
 
 
