@@ -1,0 +1,220 @@
+"""Rasa's REST channel plus an inbox for messages from human agents.
+
+A REST client gets the bot's replies in the response to its
+``POST /webhooks/rest/webhook``. Agents, though, answer later: the handoff
+service appends their messages (and the hand back) to the conversation's
+tracker as bot events carrying ``metadata.handoff``. This channel adds::
+
+    GET /webhooks/rest/inbox/<sender_id>?after=2025-03-14T10:00:00+00:00
+
+which returns, oldest first, the handoff messages after ``after`` (all of
+them without it), at most ``MAX_INBOX_MESSAGES`` per call; a client polls it
+with the ``at`` of the last message it has::
+
+    {"messages": [{"text": "Hi, I'm Dana ...", "at": "2025-03-14T10:02:03.120000+00:00",
+                   "agent": "Dana"}, ...]}
+
+Each message has ``text``, ``at`` (ISO 8601, UTC) and ``agent`` (the agent's
+display name, or null for the hand back), plus ``buttons``, ``image`` and
+``custom`` when present and ``handback: true`` on the hand back message.
+
+Like the webhook itself, the inbox trusts whoever knows the sender id.
+
+Use it in ``credentials.yml`` instead of ``rest:``::
+
+    bot.channels.rest.HandoffRestInput:
+"""
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any, Awaitable, Callable, Dict, Iterable, List, Optional, Tuple
+
+from rasa.core.channels.channel import UserMessage
+from rasa.core.channels.rest import RestInput
+from rasa.shared.core.events import BotUttered, Event
+from sanic import Blueprint, response
+from sanic.request import Request
+from sanic.response import HTTPResponse
+
+logger = logging.getLogger(__name__)
+
+HANDOFF_METADATA_KEY = "handoff"
+MAX_INBOX_MESSAGES = 200
+MAX_SENDER_ID_CHARS = 255
+MAX_AFTER_CHARS = 64
+
+
+@dataclass(frozen=True)
+class InboxMessage:
+    """One message from the handoff (an agent's reply or the hand back).
+
+    Attributes:
+        text: What was said.
+        at: When it was added to the conversation, aware UTC.
+        agent: Display name of the agent who wrote it; None for the hand back.
+        handback: Whether this message handed the conversation back to the bot.
+        buttons: Buttons sent with the message, if any.
+        image: URL of an image sent with it, if any.
+        custom: A custom payload sent with it, if any.
+    """
+
+    text: str
+    at: datetime
+    agent: Optional[str] = None
+    handback: bool = False
+    buttons: Tuple[Dict[str, Any], ...] = ()
+    image: Optional[str] = None
+    custom: Optional[Dict[str, Any]] = None
+
+    def to_dict(self) -> Dict[str, Any]:
+        """Return the message as the inbox's JSON shape."""
+        result: Dict[str, Any] = {
+            "text": self.text,
+            "at": self.at.isoformat(),
+            "agent": self.agent,
+        }
+        if self.handback:
+            result["handback"] = True
+        if self.buttons:
+            result["buttons"] = [dict(button) for button in self.buttons]
+        if self.image:
+            result["image"] = self.image
+        if self.custom:
+            result["custom"] = self.custom
+        return result
+
+
+def event_time(event: Event) -> datetime:
+    """Return an event's timestamp as an aware UTC datetime (microseconds)."""
+    return datetime.fromtimestamp(event.timestamp, tz=timezone.utc)
+
+
+def inbox_message(event: Event) -> Optional[InboxMessage]:
+    """Return the inbox message of a bot event from the handoff, else None.
+
+    Args:
+        event: Any tracker event.
+
+    Returns:
+        The message for a :class:`BotUttered` whose metadata has ``handoff``.
+    """
+    if not isinstance(event, BotUttered):
+        return None
+    handoff = (event.metadata or {}).get(HANDOFF_METADATA_KEY)
+    if not isinstance(handoff, dict):
+        return None
+    data = event.data or {}
+    agent = handoff.get("agent")
+    buttons = data.get("buttons") or ()
+    custom = data.get("custom")
+    return InboxMessage(
+        text=event.text or "",
+        at=event_time(event),
+        agent=str(agent) if agent else None,
+        handback=handoff.get("handback") is True,
+        buttons=tuple(button for button in buttons if isinstance(button, dict)),
+        image=data.get("image") or None,
+        custom=custom if isinstance(custom, dict) else None,
+    )
+
+
+def inbox_messages(
+    events: Iterable[Event], after: Optional[datetime] = None, limit: int = MAX_INBOX_MESSAGES
+) -> List[InboxMessage]:
+    """Pick the handoff messages out of a conversation's events.
+
+    Args:
+        events: The tracker's events, oldest first.
+        after: Only messages strictly later than this (aware); all when None.
+        limit: At most this many, the oldest first.
+
+    Returns:
+        The messages, oldest first.
+    """
+    messages = []
+    for event in events:
+        message = inbox_message(event)
+        if message is None or (after is not None and message.at <= after):
+            continue
+        messages.append(message)
+        if len(messages) >= limit:
+            break
+    return messages
+
+
+def parse_after(raw: Optional[str]) -> Optional[datetime]:
+    """Read the ``after`` query parameter.
+
+    Args:
+        raw: ISO 8601, e.g. ``2025-03-14T10:00:00Z``; a time without a zone is UTC.
+
+    Returns:
+        The aware time, or None when not given.
+
+    Raises:
+        ValueError: If the value is not an ISO 8601 date and time.
+    """
+    if raw is None or raw.strip() == "":
+        return None
+    text = raw.strip()
+    if len(text) > MAX_AFTER_CHARS:
+        raise ValueError("'after' is too long to be an ISO 8601 time")
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise ValueError(
+            f"'after' must be an ISO 8601 time such as 2025-03-14T10:00:00Z, got {text!r}"
+        ) from exc
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return moment.astimezone(timezone.utc)
+
+
+def _error(status: int, message: str) -> HTTPResponse:
+    return response.json({"error": message}, status=status)
+
+
+class HandoffRestInput(RestInput):
+    """The REST channel (``/webhooks/rest/...``) with the handoff inbox."""
+
+    @classmethod
+    def name(cls) -> str:
+        """Keep the channel name, and with it the URLs, of Rasa's REST channel."""
+        return "rest"
+
+    def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
+        """Return Rasa's REST routes plus ``GET /inbox/<sender_id>``."""
+        blueprint = super().blueprint(on_new_message)
+
+        @blueprint.route("/inbox/<sender_id>", methods=["GET"], unquote=True)
+        async def inbox(request: Request, sender_id: str) -> HTTPResponse:
+            return await self.inbox(request, sender_id)
+
+        return blueprint
+
+    async def inbox(self, request: Request, sender_id: str) -> HTTPResponse:
+        """Answer ``GET /webhooks/rest/inbox/<sender_id>?after=ISO8601``.
+
+        Returns:
+            200 with the messages; 400 for a bad sender id or ``after``; 503
+            when the assistant is not ready or its tracker store fails.
+        """
+        if not sender_id.strip() or len(sender_id) > MAX_SENDER_ID_CHARS:
+            return _error(400, f"sender_id must be 1 to {MAX_SENDER_ID_CHARS} characters")
+        try:
+            after = parse_after(request.args.get("after"))
+        except ValueError as exc:
+            return _error(400, str(exc))
+        agent = getattr(request.app.ctx, "agent", None)
+        tracker_store = getattr(agent, "tracker_store", None)
+        if tracker_store is None:
+            return _error(503, "the assistant is not ready yet, try again shortly")
+        try:
+            tracker = await tracker_store.retrieve_full_tracker(sender_id)
+        except Exception:  # the store's backends raise anything from OSError to DB errors
+            logger.exception("Reading the conversation %r for the inbox failed.", sender_id)
+            return _error(503, "the conversation store is unavailable, try again shortly")
+        events = tracker.events if tracker is not None else ()
+        messages = inbox_messages(events, after)
+        return response.json({"messages": [message.to_dict() for message in messages]})
