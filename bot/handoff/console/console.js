@@ -3,14 +3,15 @@
 // render functions rebuild the parts of the page that depend on it.
 
 import { ApiError, LiveConnection, api, storeToken, storedToken } from "./api.js";
-import { el, messageItem, productRow, queueItem, statusLabel, reasonLabel, channelLabel, trailItem, waitingText } from "./view.js";
+import { renderTicket, renderTranscript } from "./ticket.js";
+import { queueItem, waitingText } from "./view.js";
 
 const $ = (id) => document.getElementById(id);
 
 const state = {
   me: null,
   filter: "open",
-  tickets: new Map(), // id -> { ticket, fetchedAt }
+  tickets: new Map(), // id -> { ticket, fetchedAt, rank }
   selectedId: null,
   detail: null,
   detailFetchedAt: 0,
@@ -101,7 +102,7 @@ function endSession(message) {
   storeToken(null);
   Object.assign(state, { me: null, tickets: new Map(), selectedId: null, detail: null });
   renderQueue();
-  renderDetail();
+  renderTicket(state.detail, state.me);
   showBanner("");
   showLogin(message);
 }
@@ -131,7 +132,9 @@ async function loadQueue() {
     const result = await api("GET", `/api/tickets?status=${encodeURIComponent(filter)}`);
     if (filter !== state.filter) return;
     const now = Date.now();
-    state.tickets = new Map(result.tickets.map((ticket) => [ticket.id, { ticket, fetchedAt: now }]));
+    state.tickets = new Map(
+      result.tickets.map((ticket, rank) => [ticket.id, { ticket, fetchedAt: now, rank }]),
+    );
     showBanner("");
     renderQueue();
   } catch (error) {
@@ -158,7 +161,10 @@ function matchesFilter(ticket) {
 
 function upsertTicket(ticket) {
   if (matchesFilter(ticket)) {
-    state.tickets.set(ticket.id, { ticket, fetchedAt: Date.now() });
+    const known = state.tickets.get(ticket.id);
+    // The closed list is newest first: a ticket that just ended goes on top.
+    const rank = known ? known.rank : -Date.now();
+    state.tickets.set(ticket.id, { ticket, fetchedAt: Date.now(), rank });
   } else {
     state.tickets.delete(ticket.id);
   }
@@ -166,7 +172,9 @@ function upsertTicket(ticket) {
 }
 
 function sortedTickets() {
-  return [...state.tickets.values()].sort((a, b) => {
+  const entries = [...state.tickets.values()];
+  if (state.filter === "closed") return entries.sort((a, b) => a.rank - b.rank);
+  return entries.sort((a, b) => {
     if (b.ticket.priority !== a.ticket.priority) return b.ticket.priority - a.ticket.priority;
     return Date.parse(a.ticket.created_at) - Date.parse(b.ticket.created_at) || a.ticket.id - b.ticket.id;
   });
@@ -244,7 +252,7 @@ async function loadDetail(id) {
 function setDetail(detail) {
   state.detail = detail;
   state.detailFetchedAt = Date.now();
-  renderDetail();
+  renderTicket(state.detail, state.me);
 }
 
 function scheduleDetailRefresh() {
@@ -253,86 +261,6 @@ function scheduleDetailRefresh() {
   detailRefresh = setTimeout(() => {
     if (state.selectedId === id && id !== null) loadDetail(id);
   }, 150);
-}
-
-function isOwner(detail) {
-  return Boolean(detail && detail.agent && state.me && detail.agent.id === state.me.id);
-}
-
-function renderDetail() {
-  const detail = state.detail;
-  $("ticket-placeholder").hidden = Boolean(detail);
-  $("ticket-body").hidden = !detail;
-  if (!detail) return;
-
-  const owner = isOwner(detail);
-  const assigned = detail.status === "assigned";
-  $("ticket-title").textContent = `Ticket #${detail.id} \u00b7 ${reasonLabel(detail.reason)}`;
-  const who = detail.agent ? ` \u00b7 ${owner ? "you" : detail.agent.display_name}` : "";
-  $("ticket-meta").replaceChildren(
-    el("span", { className: `status status-${detail.status}` }, statusLabel(detail.status) + who),
-    el("span", {}, channelLabel(detail.channel)),
-    el("span", { className: "conversation-id", title: "Conversation id" }, detail.conversation_id),
-  );
-
-  $("claim").hidden = detail.status !== "queued";
-  $("handback").hidden = !(assigned && owner);
-  $("close").hidden = !(assigned && owner);
-
-  const canReply = assigned && owner;
-  $("reply-text").disabled = !canReply;
-  $("reply-send").disabled = !canReply;
-  let hint = "";
-  if (!canReply) {
-    if (detail.status === "queued") hint = "Claim the ticket to reply.";
-    else if (assigned) hint = `Only ${detail.agent ? detail.agent.display_name : "its agent"} can reply.`;
-    else hint = "This conversation is back with the bot.";
-  }
-  $("reply-hint").textContent = hint;
-
-  renderTranscript(detail);
-  renderContext(detail);
-}
-
-// Pairs each customer message with its trail point (same text, in order).
-function sentimentByMessage(detail) {
-  const points = [...detail.sentiment_trail];
-  const found = new Map();
-  for (const message of detail.messages) {
-    if (message.author !== "customer") continue;
-    const text = String(message.text).slice(0, 500);
-    const index = points.findIndex((point) => point.text === text);
-    if (index === -1) continue;
-    found.set(message.id, points[index]);
-    points.splice(0, index + 1);
-  }
-  return found;
-}
-
-function renderTranscript(detail) {
-  const list = $("transcript");
-  const atBottom = list.scrollHeight - list.scrollTop - list.clientHeight < 40;
-  const sentiments = sentimentByMessage(detail);
-  list.replaceChildren(...detail.messages.map((message) => messageItem(message, sentiments.get(message.id))));
-  if (atBottom || list.dataset.ticketId !== String(detail.id)) list.scrollTop = list.scrollHeight;
-  list.dataset.ticketId = String(detail.id);
-}
-
-function appendMessage(message) {
-  const detail = state.detail;
-  if (!detail || detail.messages.some((existing) => existing.id === message.id)) return;
-  detail.messages.push(message);
-  renderTranscript(detail);
-}
-
-function renderContext(detail) {
-  $("trail").replaceChildren(...detail.sentiment_trail.map(trailItem));
-  $("trail-empty").hidden = detail.sentiment_trail.length > 0;
-  $("intents").replaceChildren(...detail.recent_intents.map((intent) => el("li", { className: "chip" }, intent)));
-  $("intents-empty").hidden = detail.recent_intents.length > 0;
-  $("products-body").replaceChildren(...detail.recommended.map(productRow));
-  $("products").hidden = detail.recommended.length === 0;
-  $("products-empty").hidden = detail.recommended.length > 0;
 }
 
 // Runs one of the agent's ticket actions, keeping buttons from double-firing.
@@ -378,7 +306,7 @@ function sendText(kind, textarea) {
   if (!text) return;
   ticketAction(kind, { text }, (message) => {
     textarea.value = "";
-    appendMessage(message);
+    putMessage(message);
     textarea.focus();
   });
 }
@@ -390,13 +318,23 @@ function submitOnEnter(event) {
   }
 }
 
+// Adds a message to the open ticket, or replaces it (a reply got delivered).
+function putMessage(message) {
+  const detail = state.detail;
+  if (!detail || message.ticket_id !== detail.id) return;
+  const index = detail.messages.findIndex((existing) => existing.id === message.id);
+  if (index === -1) detail.messages.push(message);
+  else detail.messages[index] = message;
+  renderTranscript(detail);
+}
+
 // ---------------------------------------------------------------- live updates
 
 function handleEvent(event) {
   if (!event || !event.ticket) return;
   upsertTicket(event.ticket);
   if (event.ticket.id !== state.selectedId) return;
-  if (event.type === "message.created" && event.message) appendMessage(event.message);
+  if (event.message) putMessage(event.message);
   scheduleDetailRefresh();
 }
 

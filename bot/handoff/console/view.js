@@ -112,7 +112,7 @@ export function queueItem(ticket, { selected, waitingSeconds }) {
       "span",
       { className: "queue-item-top" },
       el("span", { className: `reason reason-${ticket.reason}` }, reasonLabel(ticket.reason)),
-      el("span", { className: "priority", title: "Priority" }, `P${ticket.priority}`),
+      el("span", { className: "priority", title: "Priority (higher is served first)" }, `P${Math.round(ticket.priority)}`),
     ),
     el("span", { className: "preview" }, ticket.preview || ""),
     el(
@@ -150,8 +150,10 @@ export function messageItem(message, sentiment) {
     el("time", { datetime: message.at }, formatTime(message.at)),
   );
   if (sentiment) head.append(sentimentBadge(sentiment));
-  if (author === "agent" && message.delivered === false) {
-    head.append(el("span", { className: "undelivered" }, "not delivered yet, retrying"));
+  if (message.delivered === false) {
+    head.append(
+      el("span", { className: "undelivered", title: message.delivery_error || null }, "not delivered yet, retrying"),
+    );
   }
   return el(
     "li",
