@@ -156,6 +156,8 @@ class EventHub:
         self._log = log
         self._poll_interval_s = poll_interval_s
         self._clients: Set[web.WebSocketResponse] = set()
+        self.ready = asyncio.Event()
+        """Set once the hub knows where the log ends; later events are pushed."""
 
     @property
     def sockets(self) -> Tuple[web.WebSocketResponse, ...]:
@@ -178,6 +180,7 @@ class EventHub:
                 if tail is None:
                     # Agents load the lists when they connect; only newer events are pushed.
                     tail = EventTail(await asyncio.to_thread(self._log.latest_id))
+                    self.ready.set()
                 started = tail.now()
                 events = await asyncio.to_thread(self._log.read, tail.cursor, tail.gaps)
                 for event in events:

@@ -18,6 +18,7 @@ from bot.handoff.settings import HandoffSettings
 NOW = datetime(2025, 3, 14, 10, 0, tzinfo=timezone.utc)
 
 SETTINGS = replace(HandoffSettings(), poll_interval_s=0.05, retry_max_s=1)
+PASSWORD = "correct horse battery"
 
 
 class Clock:
@@ -104,3 +105,44 @@ def only(items: Sequence[Any]) -> Any:
 def maybe(value: Optional[Any]) -> Any:
     assert value is not None
     return value
+
+
+class Service:
+    """A running handoff service on a test server, with helpers to call it."""
+
+    def __init__(self, client: Any, gateway: FakeRasaGateway) -> None:
+        self.client = client
+        self.gateway = gateway
+
+    @property
+    def app(self) -> Any:
+        return self.client.server.app
+
+    async def login(self, username: str, password: str = PASSWORD) -> str:
+        status, body = await self.call(
+            "POST", "/api/login", json={"username": username, "password": password}
+        )
+        assert status == 200, body
+        return body["token"]
+
+    async def call(
+        self,
+        method: str,
+        path: str,
+        token: Optional[str] = None,
+        *,
+        json: Any = None,
+        data: Optional[bytes] = None,
+    ) -> Tuple[int, Any]:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        kwargs: Dict[str, Any] = {"headers": headers}
+        if json is not None:
+            kwargs["json"] = json
+        if data is not None:
+            kwargs["data"] = data
+            headers["Content-Type"] = "application/json"
+        async with self.client.request(method, path, **kwargs) as response:
+            if response.status == 204:
+                return 204, None
+            assert response.content_type == "application/json", response.content_type
+            return response.status, await response.json()

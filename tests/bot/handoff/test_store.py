@@ -20,10 +20,9 @@ from bot.handoff.models import EventRow
 from bot.handoff.payloads import QueueStatus
 from bot.handoff.store import CLOSE_TEXT, HANDBACK_TEXT, HandoffStore
 from bot.handoff.views import AgentView
-from tests.bot.handoff.support import NOW, SETTINGS, Clock, point, request
+from tests.bot.handoff.support import NOW, PASSWORD, SETTINGS, Clock, point, request
 
 DANA = "dana"
-PASSWORD = "correct horse battery"
 
 
 def agent(accounts: AgentAccounts, username: str = DANA, name: str = "Dana") -> AgentView:

@@ -1,0 +1,439 @@
+"""The agent console in a real browser against the real handoff service.
+
+The service runs as ``python -m bot.handoff serve`` over a temporary SQLite
+database; the test writes tickets and customer messages through
+``HandoffStore`` as the action server does, and a small aiohttp server stands in
+for Rasa's HTTP API. Debian's chromium is driven headless by Playwright.
+"""
+
+import asyncio
+import os
+import re
+import shutil
+import subprocess
+import sys
+import threading
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any, Dict, Iterator, List
+
+import pytest
+import requests
+from aiohttp import web
+
+from actions.db import Database
+from actions.settings import Settings
+from bot.handoff.payloads import (
+    HandoffRequest,
+    RecommendedProduct,
+    SentimentPoint,
+    TranscriptLine,
+)
+from bot.handoff.store import HandoffStore
+from tests.e2e.helpers import ROOT, free_port, wait_until_up
+
+pytestmark = pytest.mark.slow
+
+CHROMIUM = "/usr/bin/chromium"
+PASSWORD = "correct horse battery"
+HOSTILE = '<script>window.__xss = 1</script><img src=x onerror="window.__xss=2">'
+CONVERSATION = "browser-conv-1"
+MINUS = "\u2212"
+TIMEOUT_MS = 10_000
+
+
+@dataclass(frozen=True)
+class RasaCall:
+    """One ``POST /conversations/{id}/tracker/events`` the fake Rasa received."""
+
+    path: str
+    query: Dict[str, str]
+    events: List[Dict[str, Any]]
+
+
+class FakeRasa:
+    """Rasa's tracker-events endpoint on a free port, in a thread of its own."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.calls: List[RasaCall] = []
+        self._changed = threading.Condition()
+        self._loop = asyncio.new_event_loop()
+        self._runner: web.AppRunner
+        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
+
+    async def _append_events(self, request: web.Request) -> web.Response:
+        events = await request.json()
+        with self._changed:
+            self.calls.append(RasaCall(request.path, dict(request.query), events))
+            self._changed.notify_all()
+        return web.json_response({"sender_id": request.match_info["conversation_id"]})
+
+    async def _start(self) -> None:
+        app = web.Application()
+        app.router.add_post(
+            "/conversations/{conversation_id}/tracker/events", self._append_events
+        )
+        self._runner = web.AppRunner(app)
+        await self._runner.setup()
+        await web.TCPSite(self._runner, "127.0.0.1", self.port).start()
+
+    def start(self) -> None:
+        self._thread.start()
+        asyncio.run_coroutine_threadsafe(self._start(), self._loop).result(10)
+
+    def stop(self) -> None:
+        asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(10)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(10)
+        self._loop.close()
+
+    def wait_for_calls(self, count: int, timeout: float = 10.0) -> List[RasaCall]:
+        """Return the calls once there are at least ``count``, or fail."""
+        with self._changed:
+            if not self._changed.wait_for(lambda: len(self.calls) >= count, timeout):
+                raise AssertionError(f"Rasa got {len(self.calls)} calls, expected {count}")
+            return list(self.calls)
+
+
+@dataclass(frozen=True)
+class RunningService:
+    url: str
+    database_url: str
+
+
+def point(label: str, score: float, text: str, minutes_ago: int) -> SentimentPoint:
+    at = datetime.now(timezone.utc) - timedelta(minutes=minutes_ago)
+    return SentimentPoint(label=label, score=score, text=text, at=at)
+
+
+def escalation(conversation_id: str, text: str = HOSTILE) -> HandoffRequest:
+    now = datetime.now(timezone.utc)
+    return HandoffRequest(
+        conversation_id=conversation_id,
+        channel="rest",
+        reason="strong_negative",
+        sentiment_trail=(
+            point("neutral", -0.12, "where is my kettle?", 3),
+            point("negative", -0.91, text, 1),
+        ),
+        recent_intents=("order_status", "complaint"),
+        transcript=(
+            TranscriptLine("customer", "where is my kettle?", now - timedelta(minutes=3)),
+            TranscriptLine("bot", "Order 1042 left our warehouse on Monday.", now - timedelta(minutes=3)),
+            TranscriptLine("customer", text, now - timedelta(minutes=1)),
+        ),
+        recommended=(
+            RecommendedProduct("KTL-1200", "Steel kettle 1.7 l", 29.9, "EUR"),
+            RecommendedProduct("MUG-0042", "Stoneware mug"),
+        ),
+    )
+
+
+@pytest.fixture
+def fake_rasa() -> Iterator[FakeRasa]:
+    rasa = FakeRasa()
+    rasa.start()
+    yield rasa
+    rasa.stop()
+
+
+@pytest.fixture
+def handoff_service(tmp_path: Path, fake_rasa: FakeRasa) -> Iterator[RunningService]:
+    """``python -m bot.handoff serve`` on a free port, with agents Dana and Bob."""
+    database_url = f"sqlite:///{tmp_path / 'handoff.db'}"
+    env = {
+        **os.environ,
+        "ASSISTANT_DATABASE_URL": database_url,
+        "ASSISTANT_SEED_SAMPLE_DATA": "false",
+        "HANDOFF_RASA_URL": fake_rasa.url,
+        "HANDOFF_POLL_INTERVAL_MS": "100",
+        "HANDOFF_RETRY_MAX_S": "1",
+        "HANDOFF_AGENT_PASSWORD": PASSWORD,
+    }
+    for username, name in (("dana", "Dana Agent"), ("bob", "Bob Builder")):
+        created = subprocess.run(
+            [sys.executable, "-m", "bot.handoff", "create-agent", username, "--display-name", name],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert created.returncode == 0, created.stderr
+    port = free_port()
+    log = tmp_path / "handoff.log"
+    with log.open("w") as output:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "bot.handoff", "serve", "--host", "127.0.0.1", "--port", str(port)],
+            cwd=ROOT,
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        wait_until_up(f"http://127.0.0.1:{port}/health", process, log, 60)
+        yield RunningService(f"http://127.0.0.1:{port}", database_url)
+    finally:
+        process.terminate()
+        try:
+            process.wait(15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(5)
+
+
+@pytest.fixture
+def ticket_store(handoff_service: RunningService) -> Iterator[HandoffStore]:
+    """The store as the action server uses it, on the service's database."""
+    database = Database(Settings(database_url=handoff_service.database_url, seed_sample_data=False))
+    yield HandoffStore(database)
+    database.dispose()
+
+
+@pytest.fixture
+def page(tmp_path: Path) -> Iterator[Any]:
+    """A fresh headless chromium page; fails the test on script errors or CSP reports."""
+    playwright_api = pytest.importorskip("playwright.sync_api")
+    if shutil.which(CHROMIUM) is None:
+        pytest.skip(f"{CHROMIUM} is missing; run `make setup`")
+    problems: List[str] = []
+    with playwright_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True)
+        context = browser.new_context(viewport={"width": 1400, "height": 900}, locale="en-GB")
+        context.set_default_timeout(TIMEOUT_MS)
+        page = context.new_page()
+        page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
+        page.on(
+            "console",
+            lambda message: problems.append(f"console: {message.text}")
+            # Chrome logs every 4xx answer; the wrong password is meant to get one.
+            if message.type == "error" and "Failed to load resource" not in message.text
+            else None,
+        )
+        yield page
+        context.close()
+        browser.close()
+    assert problems == []
+
+
+def log_in(page: Any, username: str, password: str) -> None:
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+
+
+def test_an_agent_takes_over_a_conversation_and_hands_it_back(
+    page: Any,
+    handoff_service: RunningService,
+    ticket_store: HandoffStore,
+    fake_rasa: FakeRasa,
+    tmp_path: Path,
+) -> None:
+    from playwright.sync_api import expect
+
+    ticket_id = ticket_store.open_ticket(escalation(CONVERSATION)).ticket_id
+
+    page.goto(handoff_service.url)
+    log_in(page, "dana", "not the password")
+    expect(page.locator("#login-error")).to_have_text("Wrong username or password.")
+    expect(page.locator("#app-view")).to_be_hidden()
+
+    log_in(page, "dana", PASSWORD)
+    expect(page.locator("#me-name")).to_have_text("Dana Agent")
+    expect(page.locator("#connection")).to_have_text("Live")
+    token = page.evaluate("sessionStorage.getItem('handoff.token')")
+    assert isinstance(token, str) and len(token) > 20
+
+    items = page.locator("#queue-list .queue-item")
+    expect(items).to_have_count(1)
+    item = items.first
+    expect(item.locator(".reason")).to_have_text("Very upset")
+    expect(item.locator(".channel")).to_have_text("Web")
+    expect(item.locator(".preview")).to_have_text(HOSTILE)
+    expect(item.locator(".sentiment")).to_have_text(f"negative {MINUS}0.91")
+    expect(item.locator(".waiting")).to_have_text(re.compile(r"^waiting \d{1,2} s$"))
+    expect(item.locator(".queue-item-status")).to_have_text(f"#{ticket_id} \u00b7 Waiting")
+    expect(page.locator("#queue-count")).to_have_text("1")
+
+    item.click()
+    expect(page.locator("#ticket-title")).to_have_text(f"Ticket #{ticket_id} \u00b7 Very upset")
+    expect(page.locator("#ticket-meta span")).to_have_text(["Waiting", "Web", CONVERSATION])
+    expect(page.locator("#transcript .author")).to_have_text(["Customer", "Bot", "Customer"])
+    expect(page.locator("#transcript .message-text")).to_have_text(
+        ["where is my kettle?", "Order 1042 left our warehouse on Monday.", HOSTILE]
+    )
+    # The hostile message is text: no element was made from it and nothing ran.
+    assert page.evaluate("typeof window.__xss") == "undefined"
+    assert page.locator("img").count() == 0
+    assert page.locator("script").count() == 1
+    expect(page.locator("#transcript .message-customer .sentiment")).to_have_text(
+        [f"neutral {MINUS}0.12", f"negative {MINUS}0.91"]
+    )
+    expect(page.locator("#trail .trail-label")).to_have_text(
+        [f"1. neutral {MINUS}0.12", f"2. negative {MINUS}0.91"]
+    )
+    expect(page.locator("#intents li")).to_have_text(["order_status", "complaint"])
+    expect(page.locator("#products-body tr")).to_have_text(
+        ["KTL-1200Steel kettle 1.7 l\u20ac29.90", "MUG-0042Stoneware mug\u2014"]
+    )
+    reply = page.get_by_label("Reply to the customer")
+    expect(reply).to_be_disabled()
+    expect(page.locator("#reply-hint")).to_have_text("Claim the ticket to reply.")
+    expect(page.get_by_role("button", name="Hand back to bot")).to_be_hidden()
+
+    page.get_by_role("button", name="Claim").click()
+    expect(page.locator("#ticket-meta .status")).to_have_text("Assigned \u00b7 you")
+    expect(page.get_by_role("button", name="Claim")).to_be_hidden()
+    took_over = page.locator("#transcript .message").last
+    expect(took_over.locator(".author")).to_have_text("System")
+    expect(took_over.locator(".message-text")).to_have_text("Dana Agent took over.")
+    expect(reply).to_be_focused()
+
+    # Enter sends, Shift+Enter starts a new line.
+    reply.fill("I'm so sorry about this.")
+    reply.press("Shift+Enter")
+    reply.press_sequentially("Let me check order 1042 right now.")
+    reply.press("Enter")
+    agent_line = page.locator("#transcript .message-agent")
+    expect(agent_line.locator(".message-text")).to_have_text(
+        "I'm so sorry about this.\nLet me check order 1042 right now."
+    )
+    expect(agent_line.locator(".author")).to_have_text("Agent \u00b7 Dana Agent")
+    expect(reply).to_have_value("")
+    reply_id = int(agent_line.get_attribute("data-message-id") or "0")
+    [call] = fake_rasa.wait_for_calls(1)
+    assert call == RasaCall(
+        path=f"/conversations/{CONVERSATION}/tracker/events",
+        query={"output_channel": "latest", "execute_side_effects": "true"},
+        events=[
+            {
+                "event": "bot",
+                "text": "I'm so sorry about this.\nLet me check order 1042 right now.",
+                "metadata": {
+                    "handoff": {"ticket_id": ticket_id, "message_id": reply_id, "agent": "Dana Agent"}
+                },
+            }
+        ],
+    )
+    expect(agent_line.locator(".undelivered")).to_have_count(0)
+
+    # A customer message stored by the action server shows up without a reload.
+    page.evaluate("window.__sameDocument = true")
+    assert ticket_store.add_customer_message(
+        CONVERSATION, "Hello?? Is anyone there?", point("negative", -0.55, "Hello?? Is anyone there?", 0)
+    ) == ticket_id
+    expect(page.locator("#transcript .message").last.locator(".message-text")).to_have_text(
+        "Hello?? Is anyone there?"
+    )
+    expect(page.locator("#trail .trail-label")).to_have_text(
+        [f"1. neutral {MINUS}0.12", f"2. negative {MINUS}0.91", f"3. negative {MINUS}0.55"]
+    )
+    expect(page.locator("#queue-list .preview")).to_have_text("Hello?? Is anyone there?")
+    assert page.evaluate("window.__sameDocument") is True
+
+    note = page.get_by_label("Internal note (only agents see it)")
+    note.fill("Order 1042 is stuck in Linz; called the carrier.")
+    note.press("Enter")
+    note_line = page.locator("#transcript .message-note")
+    expect(note_line.locator(".author")).to_have_text("Note \u00b7 Dana Agent")
+    expect(note_line.locator(".message-text")).to_have_text(
+        "Order 1042 is stuck in Linz; called the carrier."
+    )
+
+    page.screenshot(path=str(tmp_path / "console-assigned.png"), full_page=True)
+
+    page.get_by_role("button", name="Hand back to bot").click()
+    expect(page.locator("#ticket-meta .status")).to_have_text("Handed back \u00b7 you")
+    system_line = page.locator("#transcript .message-system").last
+    expect(system_line.locator(".message-text")).to_have_text(
+        "You're back with the virtual assistant. How else can I help you?"
+    )
+    handback_id = int(system_line.get_attribute("data-message-id") or "0")
+    calls = fake_rasa.wait_for_calls(2)
+    # The note never reached Rasa: the reply and the hand back are all it got.
+    assert len(calls) == 2
+    assert calls[1] == RasaCall(
+        path=f"/conversations/{CONVERSATION}/tracker/events",
+        query={"output_channel": "latest", "execute_side_effects": "true"},
+        events=[
+            {"event": "slot", "name": "handoff_active", "value": False},
+            {"event": "slot", "name": "handoff_ticket_id", "value": None},
+            {
+                "event": "bot",
+                "text": "You're back with the virtual assistant. How else can I help you?",
+                "metadata": {
+                    "handoff": {"ticket_id": ticket_id, "message_id": handback_id, "handback": True}
+                },
+            },
+        ],
+    )
+    expect(page.locator("#queue-list .queue-item")).to_have_count(0)
+    expect(page.locator("#queue-empty")).to_be_visible()
+    expect(reply).to_be_disabled()
+    expect(page.locator("#reply-hint")).to_have_text("This conversation is back with the bot.")
+
+    page.get_by_label("Show tickets").select_option("closed")
+    expect(page.locator("#queue-list .queue-item-status")).to_have_text(
+        f"#{ticket_id} \u00b7 Handed back \u00b7 Dana Agent"
+    )
+
+    page.get_by_role("button", name="Log out").click()
+    expect(page.locator("#login-view")).to_be_visible()
+    assert page.evaluate("sessionStorage.getItem('handoff.token')") is None
+    answer = requests.get(
+        f"{handoff_service.url}/api/me", headers={"Authorization": f"Bearer {token}"}, timeout=10
+    )
+    assert answer.status_code == 401
+
+
+def test_a_lost_claim_race_and_polling_while_the_socket_is_down(
+    page: Any, handoff_service: RunningService, ticket_store: HandoffStore
+) -> None:
+    from playwright.sync_api import expect
+
+    # Every websocket is refused, so the console must fall back to polling.
+    page.route_web_socket("**/api/ws*", lambda socket: socket.close())
+    page.goto(handoff_service.url)
+    log_in(page, "dana", PASSWORD)
+    expect(page.locator("#connection")).to_have_text("Reconnecting \u00b7 updating every 5 s")
+    expect(page.locator("#queue-empty")).to_be_visible()
+
+    ticket_id = ticket_store.open_ticket(escalation("browser-conv-2", "This is the worst!")).ticket_id
+    item = page.locator("#queue-list .queue-item")
+    expect(item.locator(".preview")).to_have_text("This is the worst!", timeout=8000)
+
+    def bob_claims_first(route: Any) -> None:
+        session = requests.Session()
+        login = session.post(
+            f"{handoff_service.url}/api/login",
+            json={"username": "bob", "password": PASSWORD},
+            timeout=10,
+        )
+        token = login.json()["token"]
+        claimed = session.post(
+            f"{handoff_service.url}/api/tickets/{ticket_id}/claim",
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=10,
+        )
+        assert claimed.status_code == 200, claimed.text
+        route.continue_()
+
+    page.route(f"**/api/tickets/{ticket_id}/claim", bob_claims_first)
+    item.click()
+    page.get_by_role("button", name="Claim").click()
+    expect(page.locator("#ticket-error")).to_have_text("Already claimed by Bob Builder.")
+    expect(page.locator("#ticket-meta .status")).to_have_text("Assigned \u00b7 Bob Builder")
+    expect(page.get_by_role("button", name="Claim")).to_be_hidden()
+    expect(page.get_by_label("Reply to the customer")).to_be_disabled()
+    expect(page.locator("#reply-hint")).to_have_text("Only Bob Builder can reply.")
+    expect(item.locator(".queue-item-status")).to_have_text(
+        f"#{ticket_id} \u00b7 Assigned \u00b7 Bob Builder"
+    )
+    # Notes are open to every agent, owner or not.
+    note = page.get_by_label("Internal note (only agents see it)")
+    note.fill("Bob has it.")
+    note.press("Enter")
+    expect(page.locator("#transcript .message-note .message-text")).to_have_text("Bob has it.")
