@@ -12,12 +12,16 @@ Modules, by concern:
   :class:`ExactIndex`;
 * :mod:`~actions.recommender.constraints`, :mod:`~actions.recommender.ranking`
   and :mod:`~actions.recommender.reasons`: hard filters and what to relax,
-  scoring, and why each product fits;
+  scoring, and why each product fits; :mod:`~actions.recommender.keywords`:
+  the BM25 keyword score mixed into the ranking;
 * :mod:`~actions.recommender.refinements`: "cheaper", "more like #2", "other brands";
 * :mod:`~actions.recommender.feedback`: thumbs up/down per conversation;
 * :mod:`~actions.recommender.service`: :class:`Recommender`, all of it together;
 * :mod:`~actions.recommender.dialogue` and :mod:`~actions.recommender.actions`:
-  the Rasa actions; :mod:`~actions.recommender.cli`: the command line.
+  the Rasa actions; :mod:`~actions.recommender.cli`: the command line;
+* :mod:`~actions.recommender.evaluation` (with ``eval_gold``, ``eval_metrics``
+  and ``tuning``) and :mod:`~actions.recommender.benchmark`: offline quality
+  and index-scale measurements.
 
 Importing this package loads no model and opens no connection.
 """

@@ -28,6 +28,30 @@ def tokenize(text: str) -> List[str]:
     return tokens
 
 
+def idf(documents: int, containing: int) -> float:
+    """Return the (non-negative, Lucene) inverse document frequency of a term.
+
+    Args:
+        documents: How many documents the corpus has.
+        containing: How many of them contain the term.
+    """
+    return math.log(1.0 + (documents - containing + 0.5) / (containing + 0.5))
+
+
+def term_weight(
+    frequency: int, length: int, average_length: float, *, k1: float, b: float
+) -> float:
+    """Return a term's BM25 weight in a document, before the IDF factor.
+
+    ``tf * (k1 + 1) / (tf + k1 * (1 - b + b * length / average_length))``;
+    it approaches ``k1 + 1`` as the term frequency grows.
+    """
+    norm = 1.0 - b
+    if average_length:
+        norm += b * length / average_length
+    return frequency * (k1 + 1.0) / (frequency + k1 * norm)
+
+
 class BM25:
     """Okapi BM25 over a fixed list of documents.
 
@@ -47,9 +71,7 @@ class BM25:
         frequency: Counter = Counter()
         for doc in self._docs:
             frequency.update(doc.keys())
-        self.idf: Dict[str, float] = {
-            term: math.log(1.0 + (count - df + 0.5) / (df + 0.5)) for term, df in frequency.items()
-        }
+        self.idf: Dict[str, float] = {term: idf(count, df) for term, df in frequency.items()}
 
     def __len__(self) -> int:
         return len(self._docs)
@@ -57,14 +79,13 @@ class BM25:
     def score(self, query: str, position: int) -> float:
         """Return the BM25 score of one document for a query."""
         doc = self._docs[position]
-        norm = 1.0 - self.b
-        if self._avg_length:
-            norm += self.b * self._lengths[position] / self._avg_length
+        length = self._lengths[position]
         total = 0.0
         for term in tokenize(query):
             tf = doc.get(term, 0)
             if tf:
-                total += self.idf[term] * tf * (self.k1 + 1.0) / (tf + self.k1 * norm)
+                weight = term_weight(tf, length, self._avg_length, k1=self.k1, b=self.b)
+                total += self.idf[term] * weight
         return total
 
     def scores(self, query: str) -> List[float]:

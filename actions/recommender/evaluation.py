@@ -3,7 +3,11 @@
 ::
 
     python -m actions.recommender.evaluation --out report.json [--eval FILE] [--top 5]
-        [--threads 1]
+        [--split all|tune|report] [--keyword-weight W] [--threads N]
+
+The set, its relevance rule and its tune/report split live in
+:mod:`~actions.recommender.eval_gold`, the metrics in
+:mod:`~actions.recommender.eval_metrics`; this module runs the systems.
 
 The evaluation set (``actions/data/recommender_eval.jsonl`` by default) holds
 one need per line: the customer's ``text``, its gold constraints (``category``,
@@ -29,7 +33,8 @@ does, into a :class:`SearchRequest`, then
 
 * the recommender: :meth:`Recommender.recommend` on a fresh SQLite database
   seeded from the seed catalogue, with the given embedder (MiniLM by default;
-  product embeddings computed once);
+  product embeddings computed once) and the ranking weights given (the
+  defaults, or another keyword weight with ``--keyword-weight``);
 * BM25 (:mod:`actions.recommender.bm25`) over the same product text the
   embeddings are computed from (:func:`product_text`), with IDF over the whole
   catalogue, ranking only the products that pass the recommender's own hard
@@ -54,17 +59,20 @@ does, into a :class:`SearchRequest`, then
   products;
 * parser accuracy per field: share of needs for which the parsed field equals
   the gold one (brands and features compared as sets).
+
+**Split.** The ranking weights were chosen on the ``tune`` half of the set
+(:func:`split_needs`, :mod:`actions.recommender.tuning`); report results on
+the ``report`` half (``--split report``); ``all`` includes the tuning half.
 """
 
 import argparse
 import json
-import math
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, replace
 from pathlib import Path
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence
 
 from actions.catalogue_files import load_seed_catalogue
 from actions.catalogue_record import ProductRecord
@@ -74,154 +82,59 @@ from actions.needs import StatedNeed, parse_need
 from actions.recommender.bm25 import BM25
 from actions.recommender.constraints import failed_constraints
 from actions.recommender.embeddings import Embedder, product_text
+from actions.recommender.eval_gold import (
+    EVAL_FILE,
+    OPS,
+    EvalSplit,
+    GoldNeed,
+    is_relevant,
+    load_eval,
+    meets_condition,
+    relevant_skus,
+    satisfies_constraints,
+    split_needs,
+)
+from actions.recommender.eval_metrics import (
+    constraint_summary,
+    mean,
+    ndcg_at_k,
+    ndcg_by_category,
+    precision_at_k,
+    recall_at_k,
+    relevance_summary,
+    summary_table,
+)
 from actions.recommender.payloads import NoMatch, SearchRequest
+from actions.recommender.ranking import DEFAULT_WEIGHTS, Weights
 from actions.recommender.refinements import wants_only_brands
 from actions.recommender.service import Recommender
 from actions.settings import Settings
 
-EVAL_FILE = Path(__file__).resolve().parent.parent / "data" / "recommender_eval.jsonl"
-"""The evaluation set shipped with the project."""
-
-OPS = ("==", "!=", "<=", ">=", "in")
-
-
-@dataclass(frozen=True)
-class GoldNeed:
-    """One stated need of the evaluation set with its gold constraints."""
-
-    id: str
-    text: str
-    category: str
-    budget_min_cents: Optional[int] = None
-    budget_max_cents: Optional[int] = None
-    brands_wanted: Tuple[str, ...] = ()
-    brands_excluded: Tuple[str, ...] = ()
-    brands_only: bool = False
-    features: Tuple[str, ...] = ()
-    conditions: Tuple[Mapping[str, Any], ...] = ()
-    relevant: Tuple[str, ...] = field(default=())
-
-    @classmethod
-    def from_dict(cls, raw: Mapping[str, Any]) -> "GoldNeed":
-        """Read a line of the evaluation file.
-
-        Raises:
-            ValueError: If a field is missing or malformed.
-        """
-        for name in ("id", "text", "category"):
-            if not isinstance(raw.get(name), str) or not raw[name].strip():
-                raise ValueError(f"{name} must be a non-empty string")
-        conditions = tuple(raw.get("conditions") or ())
-        for condition in conditions:
-            if condition.get("op") not in OPS or "attribute" not in condition:
-                raise ValueError(f"bad condition {condition!r}")
-        return cls(
-            id=raw["id"],
-            text=raw["text"],
-            category=raw["category"],
-            budget_min_cents=raw.get("budget_min_cents"),
-            budget_max_cents=raw.get("budget_max_cents"),
-            brands_wanted=tuple(raw.get("brands_wanted") or ()),
-            brands_excluded=tuple(raw.get("brands_excluded") or ()),
-            brands_only=bool(raw.get("brands_only", False)),
-            features=tuple(raw.get("features") or ()),
-            conditions=conditions,
-            relevant=tuple(raw.get("relevant") or ()),
-        )
+__all__ = [
+    "EVAL_FILE",
+    "OPS",
+    "BM25Baseline",
+    "EvalSplit",
+    "GoldNeed",
+    "evaluate",
+    "is_relevant",
+    "load_eval",
+    "main",
+    "meets_condition",
+    "ndcg_at_k",
+    "parser_fields",
+    "precision_at_k",
+    "recall_at_k",
+    "relevant_skus",
+    "satisfies_constraints",
+    "seeded_database",
+    "select_split",
+    "split_needs",
+    "summary_table",
+]
 
 
-def load_eval(path: Path = EVAL_FILE) -> List[GoldNeed]:
-    """Read the evaluation set (one JSON object per line; blank lines skipped).
-
-    Raises:
-        ValueError: If a line is not a valid need, naming the line.
-    """
-    needs = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            needs.append(GoldNeed.from_dict(json.loads(line)))
-        except (ValueError, TypeError, AttributeError) as exc:
-            raise ValueError(f"{path.name} line {number}: {exc}") from exc
-    return needs
-
-
-# --- judging products against gold -------------------------------------------------
-
-
-def satisfies_constraints(record: ProductRecord, gold: GoldNeed) -> bool:
-    """Whether a product meets the need's hard constraints (not the features)."""
-    if not record.in_stock or record.category_key != gold.category:
-        return False
-    if gold.budget_max_cents is not None and record.price_cents > gold.budget_max_cents:
-        return False
-    if gold.budget_min_cents is not None and record.price_cents < gold.budget_min_cents:
-        return False
-    brand = record.brand.lower()
-    if brand in {b.lower() for b in gold.brands_excluded}:
-        return False
-    if gold.brands_only and brand not in {b.lower() for b in gold.brands_wanted}:
-        return False
-    return True
-
-
-def meets_condition(record: ProductRecord, condition: Mapping[str, Any]) -> bool:
-    """Whether a product's attribute passes one condition (a missing attribute fails)."""
-    name, op, wanted = condition["attribute"], condition["op"], condition["value"]
-    if name not in record.attributes or record.attributes[name] is None:
-        return False
-    value = record.attributes[name]
-    if op == "==":
-        return bool(value == wanted)
-    if op == "!=":
-        return bool(value != wanted)
-    if op == "in":
-        return value in wanted
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return False
-    return value <= wanted if op == "<=" else value >= wanted
-
-
-def is_relevant(record: ProductRecord, gold: GoldNeed) -> bool:
-    """The relevance rule: constraints, wanted brand if any, every condition."""
-    if not satisfies_constraints(record, gold):
-        return False
-    if gold.brands_wanted and record.brand.lower() not in {b.lower() for b in gold.brands_wanted}:
-        return False
-    return all(meets_condition(record, condition) for condition in gold.conditions)
-
-
-def relevant_skus(gold: GoldNeed, records: Sequence[ProductRecord]) -> List[str]:
-    """Return the SKUs the relevance rule accepts, sorted."""
-    return sorted(record.sku for record in records if is_relevant(record, gold))
-
-
-# --- metrics ------------------------------------------------------------------------
-
-
-def precision_at_k(ranked: Sequence[str], relevant: Sequence[str], k: int) -> float:
-    """Relevant items among the first ``k``, divided by ``k``."""
-    wanted = set(relevant)
-    return sum(1 for sku in ranked[:k] if sku in wanted) / k
-
-
-def recall_at_k(ranked: Sequence[str], relevant: Sequence[str], k: int) -> float:
-    """Relevant items among the first ``k``, divided by the number relevant (0 if none)."""
-    wanted = set(relevant)
-    if not wanted:
-        return 0.0
-    return sum(1 for sku in ranked[:k] if sku in wanted) / len(wanted)
-
-
-def ndcg_at_k(ranked: Sequence[str], relevant: Sequence[str], k: int) -> float:
-    """Binary-gain nDCG: DCG of the first ``k`` over the DCG of a perfect ranking."""
-    wanted = set(relevant)
-    if not wanted:
-        return 0.0
-    dcg = sum(1.0 / math.log2(i + 2) for i, sku in enumerate(ranked[:k]) if sku in wanted)
-    ideal = sum(1.0 / math.log2(i + 2) for i in range(min(k, len(wanted))))
-    return dcg / ideal
+# --- parsing -------------------------------------------------------------------------
 
 
 def parser_fields(need: StatedNeed, brands_only: bool, gold: GoldNeed) -> Dict[str, bool]:
@@ -280,58 +193,6 @@ class BM25Baseline:
         return passing[:top_k]
 
 
-def _mean(values: Sequence[float]) -> Optional[float]:
-    return round(sum(values) / len(values), 4) if values else None
-
-
-def _relevance(rankings: Sequence[Tuple[List[str], GoldNeed]], k: int) -> Dict[str, Any]:
-    judged = [(ranked, gold) for ranked, gold in rankings if gold.relevant]
-    return {
-        "needs_judged": len(judged),
-        "precision_at_k": _mean([precision_at_k(r, g.relevant, k) for r, g in judged]),
-        "recall_at_k": _mean([recall_at_k(r, g.relevant, k) for r, g in judged]),
-        "ndcg_at_k": _mean([ndcg_at_k(r, g.relevant, k) for r, g in judged]),
-        "precision_at_k_ceiling": _mean([min(k, len(g.relevant)) / k for _, g in judged]),
-    }
-
-
-def _ndcg_by_category(
-    ours: Sequence[Tuple[List[str], GoldNeed]],
-    theirs: Sequence[Tuple[List[str], GoldNeed]],
-    k: int,
-) -> Dict[str, Dict[str, Any]]:
-    categories = sorted({gold.category for _, gold in ours})
-    table = {}
-    for category in categories:
-        row: Dict[str, Any] = {}
-        for name, rankings in (("recommender", ours), ("bm25", theirs)):
-            judged = [(r, g) for r, g in rankings if g.category == category and g.relevant]
-            row["needs_judged"] = len(judged)
-            row[name] = _mean([ndcg_at_k(r, g.relevant, k) for r, g in judged])
-        table[category] = row
-    return table
-
-
-def _constraint(
-    rankings: Sequence[Tuple[List[str], GoldNeed]], by_sku: Mapping[str, ProductRecord], k: int
-) -> Dict[str, Any]:
-    shares, empty, missed = [], 0, 0
-    for ranked, gold in rankings:
-        top = ranked[:k]
-        if not top:
-            empty += 1
-            missed += bool(gold.relevant)
-            continue
-        shares.append(sum(satisfies_constraints(by_sku[s], gold) for s in top) / len(top))
-    return {
-        "precision_at_k": _mean(shares),
-        "needs_with_results": len(shares),
-        "needs_without_results": empty,
-        "needs_without_results_but_relevant": missed,
-        "needs_fully_satisfied": sum(1 for share in shares if share == 1.0),
-    }
-
-
 def evaluate(
     needs: Sequence[GoldNeed],
     records: Sequence[ProductRecord],
@@ -339,6 +200,7 @@ def evaluate(
     *,
     top: int = 5,
     folder: Optional[Path] = None,
+    weights: Weights = DEFAULT_WEIGHTS,
 ) -> Dict[str, Any]:
     """Run every need through the recommender and BM25 and compute the metrics.
 
@@ -348,6 +210,7 @@ def evaluate(
         embedder: The model the recommender uses.
         top: ``k`` of the metrics and the number of products asked for.
         folder: Where the temporary database goes; a new temporary folder if None.
+        weights: The recommender's ranking weights.
 
     Returns:
         The report (JSON-serialisable), per-need details under ``per_need``.
@@ -356,7 +219,7 @@ def evaluate(
     with tempfile.TemporaryDirectory(dir=folder) as tmp:
         database = seeded_database(Path(tmp), records)
         try:
-            recommender = Recommender(database, embedder)
+            recommender = Recommender(database, embedder, weights=weights)
             started = time.perf_counter()
             recommender.refresh()
             embed_s = time.perf_counter() - started
@@ -408,52 +271,43 @@ def evaluate(
         "top": top,
         "catalogue_products": len(records),
         "model": embedder.model_name,
+        "weights": asdict(weights),
         "constraint_satisfaction": {
-            "recommender": _constraint(ours, by_sku, top),
-            "bm25": _constraint(theirs, by_sku, top),
-            "filters_only": _constraint(unranked, by_sku, top),
+            "recommender": constraint_summary(ours, by_sku, top),
+            "bm25": constraint_summary(theirs, by_sku, top),
+            "filters_only": constraint_summary(unranked, by_sku, top),
         },
         "relevance": {
-            "recommender": _relevance(ours, top),
-            "bm25": _relevance(theirs, top),
-            "filters_only": _relevance(unranked, top),
+            "recommender": relevance_summary(ours, top),
+            "bm25": relevance_summary(theirs, top),
+            "filters_only": relevance_summary(unranked, top),
         },
-        "ndcg_by_category": _ndcg_by_category(ours, theirs, top),
+        "ndcg_by_category": ndcg_by_category(ours, theirs, top),
         "parser_accuracy": {
-            name: _mean([float(fields[name]) for fields in parsed_fields]) for name in names
+            name: mean([float(fields[name]) for fields in parsed_fields]) for name in names
         },
         "timing_s": {"embed_catalogue": round(embed_s, 2), "all_queries": round(query_s, 2)},
         "per_need": per_need,
     }
 
 
-def summary_table(report: Mapping[str, Any]) -> str:
-    """Return the headline numbers as a Markdown table."""
-    k = report["top"]
-    cons, rel = report["constraint_satisfaction"], report["relevance"]
+SPLITS = ("all", "tune", "report")
 
-    def cell(value: Any) -> str:
-        if value is None:
-            return "n/a"
-        return f"{value:.3f}" if isinstance(value, float) else str(value)
 
-    rows = [
-        (f"constraint precision@{k}", "precision_at_k", cons),
-        ("needs without results", "needs_without_results", cons),
-        ("… of which with relevant products", "needs_without_results_but_relevant", cons),
-        (f"relevance precision@{k}", "precision_at_k", rel),
-        (f"… best possible precision@{k}", "precision_at_k_ceiling", rel),
-        (f"recall@{k}", "recall_at_k", rel),
-        (f"nDCG@{k}", "ndcg_at_k", rel),
-    ]
-    systems = ("recommender", "bm25", "filters_only")
-    lines = [
-        f"| metric | recommender ({report['model']}) | BM25 baseline | hard filters only |",
-        "|---|---|---|---|",
-    ]
-    for label, key, group in rows:
-        lines.append(f"| {label} | " + " | ".join(cell(group[s][key]) for s in systems) + " |")
-    return "\n".join(lines)
+def select_split(needs: Sequence[GoldNeed], split: str) -> List[GoldNeed]:
+    """Return all needs, or one half of :func:`split_needs`.
+
+    Raises:
+        ValueError: If ``split`` is not one of :data:`SPLITS`.
+    """
+    if split == "all":
+        return list(needs)
+    halves = split_needs(needs)
+    if split == "tune":
+        return list(halves.tune)
+    if split == "report":
+        return list(halves.report)
+    raise ValueError(f"unknown split {split!r}; expected one of {', '.join(SPLITS)}")
 
 
 def main(argv: Optional[Sequence[str]] = None, *, embedder: Optional[Embedder] = None) -> int:
@@ -465,12 +319,26 @@ def main(argv: Optional[Sequence[str]] = None, *, embedder: Optional[Embedder] =
     parser.add_argument("--eval", type=Path, default=EVAL_FILE, help="evaluation set (.jsonl)")
     parser.add_argument("--top", type=int, default=5, help="k of the metrics (default 5)")
     parser.add_argument(
+        "--split",
+        choices=SPLITS,
+        default="all",
+        help="the needs to run: all, the tune half or the report half (default all)",
+    )
+    parser.add_argument(
+        "--keyword-weight",
+        type=float,
+        default=DEFAULT_WEIGHTS.keyword,
+        help=f"weight of the BM25 keyword score (default {DEFAULT_WEIGHTS.keyword})",
+    )
+    parser.add_argument(
         "--threads", type=int, help="torch CPU threads; default: ASSISTANT_TORCH_THREADS (1)"
     )
     args = parser.parse_args(argv)
     if args.top < 1:
         parser.error("--top must be positive")
-    needs = load_eval(args.eval)
+    if args.keyword_weight < 0:
+        parser.error("--keyword-weight must not be negative")
+    needs = select_split(load_eval(args.eval), args.split)
     records = load_seed_catalogue()
     if args.threads is not None and args.threads < 1:
         parser.error("--threads must be positive")
@@ -479,9 +347,14 @@ def main(argv: Optional[Sequence[str]] = None, *, embedder: Optional[Embedder] =
 
         threads = args.threads or Settings.from_env().torch_threads
         embedder = MiniLMEmbedder(torch_threads=threads)
-    report = evaluate(needs, records, embedder, top=args.top)
+    weights = replace(DEFAULT_WEIGHTS, keyword=args.keyword_weight)
+    report = evaluate(needs, records, embedder, top=args.top, weights=weights)
+    report["split"] = args.split
     args.out.write_text(json.dumps(report, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
-    print(f"{report['needs']} needs, {report['catalogue_products']} products, k={args.top}")
+    print(
+        f"{report['needs']} needs ({args.split}), {report['catalogue_products']} products, "
+        f"k={args.top}, keyword weight {args.keyword_weight}"
+    )
     print(summary_table(report))
     print("parser accuracy: " + ", ".join(f"{n} {v}" for n, v in report["parser_accuracy"].items()))
     return 0

@@ -6,8 +6,10 @@
    budget, stock, excluded brands, wanted brands when only those will do,
    thumbs-down products. If nothing passes, the result is a
    :class:`~actions.recommender.payloads.NoMatch` that says what to relax.
-2. **Semantic similarity**: cosine between the query vector (the need's text,
-   or a product for "more like this") and each product's vector.
+2. **Relevance**: cosine between the query vector (the need's text, or a
+   product for "more like this") and each product's vector, plus a keyword
+   score (BM25 over the candidates, :mod:`actions.recommender.keywords`)
+   that the caller computes for the need's words.
 3. **Priors**: the share of requested features the product has, a Bayesian
    average rating (the rating shrunk towards the candidates' mean rating by
    ``prior_reviews`` virtual reviews, so 5.0 from 2 reviews does not beat 4.6
@@ -17,7 +19,8 @@
    product itself is gone in step 1).
 
 The function is pure: no database, no model. The caller supplies the
-candidates, the index of product vectors and the query vector.
+candidates, the index of product vectors, the query vector and the keyword
+scores.
 """
 
 from dataclasses import dataclass
@@ -49,6 +52,7 @@ class Weights:
 
     Attributes:
         similarity: Times the cosine similarity to the query (-1 to 1).
+        keyword: Times the keyword score of the need's words (0 to 1).
         features: Times the share of requested features the product has (0 to 1).
         rating: Times the Bayesian average rating divided by 5 (0 to 1).
         brand: Added for a brand the customer asked for.
@@ -63,6 +67,7 @@ class Weights:
     """
 
     similarity: float = 1.0
+    keyword: float = 1.5
     features: float = 0.3
     rating: float = 0.3
     brand: float = 0.15
@@ -121,6 +126,7 @@ def rank(
     top_k: int = 3,
     weights: Weights = DEFAULT_WEIGHTS,
     titles: Mapping[str, str] = {},  # noqa: B006 - read only
+    keyword: Mapping[str, float] = {},  # noqa: B006 - read only
 ) -> RankingResult:
     """Rank products for a request.
 
@@ -133,6 +139,7 @@ def rank(
         top_k: How many products to return.
         weights: How the signals combine.
         titles: Titles of liked products that may not be among the candidates.
+        keyword: Keyword score (0 to 1) per SKU; products missing score 0.
 
     Returns:
         The best ``top_k`` products with their reasons, or what to relax if
@@ -167,6 +174,7 @@ def rank(
     for product in passing:
         matches = judge.matches(request.need, product)
         score = weights.similarity * similarity.get(product.sku, 0.0)
+        score += weights.keyword * keyword.get(product.sku, 0.0)
         if features_asked:
             score += weights.features * len(matches) / features_asked
         rating = bayesian_rating(product.rating, product.review_count, prior, weights.prior_reviews)

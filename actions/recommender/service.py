@@ -25,6 +25,7 @@ from actions.recommender.embedding_store import load_vectors, refresh_embeddings
 from actions.recommender.embeddings import Embedder, get_embedder
 from actions.recommender.feedback import FeedbackRepository
 from actions.recommender.index import Index, build_index
+from actions.recommender.keywords import KeywordScorer
 from actions.recommender.payloads import FeedbackEvent, RankingResult, SearchRequest, Vote
 from actions.recommender.ranking import DEFAULT_WEIGHTS, Weights, rank
 from actions.recommender.reasons import feature_label
@@ -62,6 +63,7 @@ class Recommender:
         catalogue: Product reads; by default a repository on ``database``.
         feedback: Conversation votes; by default a repository on ``database``.
         weights: How ranking signals combine.
+        keywords: Scores the need's words against the candidates (BM25).
         index_factory: Builds the index from SKUs and vectors.
         refresh_interval_s: Least time between refreshes triggered by unknown products.
         monotonic: Clock for ``refresh_interval_s``.
@@ -75,6 +77,7 @@ class Recommender:
         catalogue: Optional[CatalogueRepository] = None,
         feedback: Optional[FeedbackRepository] = None,
         weights: Weights = DEFAULT_WEIGHTS,
+        keywords: Optional[KeywordScorer] = None,
         index_factory: Callable[[Sequence[str], np.ndarray], Index] = build_index,
         refresh_interval_s: float = DEFAULT_REFRESH_INTERVAL_S,
         monotonic: Callable[[], float] = time.monotonic,
@@ -84,6 +87,7 @@ class Recommender:
         self.catalogue = catalogue or CatalogueRepository(database)
         self.feedback = feedback or FeedbackRepository(database)
         self.weights = weights
+        self.keywords = keywords or KeywordScorer()
         self._index_factory = index_factory
         self._refresh_interval_s = refresh_interval_s
         self._monotonic = monotonic
@@ -203,6 +207,9 @@ class Recommender:
             self.feedback.for_conversation(conversation_id) if conversation_id else []
         )
         titles = self._titles_of_liked(events, candidates)
+        keyword: Dict[str, float] = {}
+        if self.weights.keyword and request.like_sku is None:
+            keyword = self.keywords.scores(query_text(need), candidates)
         return rank(
             request,
             candidates,
@@ -212,6 +219,7 @@ class Recommender:
             top_k=top_k,
             weights=self.weights,
             titles=titles,
+            keyword=keyword,
         )
 
     def _titles_of_liked(

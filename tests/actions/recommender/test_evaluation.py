@@ -17,6 +17,8 @@ from actions.recommender.evaluation import (
     recall_at_k,
     relevant_skus,
     satisfies_constraints,
+    select_split,
+    split_needs,
 )
 from tests.actions.recommender.support import BY_SKU, FakeEmbedder
 
@@ -120,3 +122,41 @@ def test_end_to_end_on_a_subset(tmp_path: Path) -> None:
     assert [need["id"] for need in report["per_need"]] == ids
     for need in report["per_need"]:
         assert len(need["recommender"]) <= 5 and len(need["bm25"]) <= 5
+
+
+def test_the_split_is_deterministic_stratified_and_disjoint() -> None:
+    needs = load_eval(EVAL_FILE)
+
+    halves = split_needs(needs)
+
+    assert (len(halves.tune), len(halves.report)) == (52, 65)
+    tune_ids = {need.id for need in halves.tune}
+    report_ids = {need.id for need in halves.report}
+    assert not tune_ids & report_ids and tune_ids | report_ids == {need.id for need in needs}
+    for category in {need.category for need in needs}:
+        ids = sorted(need.id for need in needs if need.category == category)
+        assert sorted(tune_ids & set(ids)) == ids[1::2]
+        assert sorted(report_ids & set(ids)) == ids[0::2]
+    assert split_needs(list(reversed(needs))) == halves
+    assert select_split(needs, "report") == list(halves.report)
+    assert select_split(needs, "all") == needs
+    with pytest.raises(ValueError, match="unknown split 'half'"):
+        select_split(needs, "half")
+
+
+def test_the_report_half_with_another_keyword_weight(tmp_path: Path) -> None:
+    lines = EVAL_FILE.read_text(encoding="utf-8").splitlines()
+    wanted = {"hp-01", "hp-02", "hp-03", "lt-01", "lt-02"}
+    subset = [line for line in lines if json.loads(line)["id"] in wanted]
+    eval_file = tmp_path / "subset.jsonl"
+    eval_file.write_text("\n".join(subset) + "\n", encoding="utf-8")
+    out = tmp_path / "report.json"
+    argv = ["--out", str(out), "--eval", str(eval_file), "--split", "report"]
+
+    assert main([*argv, "--keyword-weight", "0"], embedder=FakeEmbedder()) == 0
+
+    report = json.loads(out.read_text(encoding="utf-8"))
+    assert (report["split"], report["weights"]["keyword"]) == ("report", 0.0)
+    assert [need["id"] for need in report["per_need"]] == ["hp-01", "hp-03", "lt-01"]
+    with pytest.raises(SystemExit):
+        main([*argv, "--keyword-weight", "-1"], embedder=FakeEmbedder())

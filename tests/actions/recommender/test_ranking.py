@@ -18,7 +18,7 @@ from actions.recommender.payloads import (
     SearchRequest,
     Vote,
 )
-from actions.recommender.ranking import bayesian_rating, rank
+from actions.recommender.ranking import Weights, bayesian_rating, rank
 from tests.actions.recommender.support import BY_SKU, CATALOGUE, FakeEmbedder, product
 
 BRANDS = sorted({record.brand for record in CATALOGUE})
@@ -307,3 +307,29 @@ def test_products_without_a_vector_still_rank_without_similarity(fake_index: Exa
     assert [item.sku for item in result.items] == ["HP-1", "HP-2", "HP-4", "HP-6", "HP-3", "HP-9"]
     assert by_sku["HP-9"].reasons == ("€99", "rated 4.0/5 from 10 reviews")
     assert found(rank(result.request, CATALOGUE, index=fake_index, query=None)).items
+
+
+def test_keyword_scores_add_their_weight(fake_index: ExactIndex) -> None:
+    need = parse_need("headphones", brands=BRANDS)
+    query = EMBEDDER.embed([need.text])[0]
+    plain = found(rank(SearchRequest(need), CATALOGUE, index=fake_index, query=query, top_k=6))
+    boosted = found(
+        rank(
+            SearchRequest(need),
+            CATALOGUE,
+            index=fake_index,
+            query=query,
+            top_k=6,
+            keyword={"HP-3": 0.5, "LT-1": 1.0},  # a laptop: filtered out all the same
+            weights=Weights(keyword=1.5),
+        )
+    )
+
+    before = {item.sku: item.score for item in plain.items}
+    after = {item.sku: item.score for item in boosted.items}
+    assert after.keys() == before.keys() == {"HP-1", "HP-2", "HP-3", "HP-4", "HP-6"}
+    assert after["HP-3"] == pytest.approx(before["HP-3"] + 0.75)
+    assert {sku: after[sku] for sku in after if sku != "HP-3"} == pytest.approx(
+        {sku: before[sku] for sku in before if sku != "HP-3"}
+    )
+    assert skus(boosted)[0] == "HP-3"

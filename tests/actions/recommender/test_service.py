@@ -1,10 +1,12 @@
-from typing import List
+from typing import Dict, List, Sequence, Tuple
 
 import pytest
 
+from actions.catalogue_record import ProductRecord
 from actions.catalogue_store import CatalogueRepository
 from actions.db import Database, DatabaseUnavailable
 from actions.needs import StatedNeed, parse_need
+from actions.recommender.keywords import KeywordScorer
 from actions.recommender.payloads import (
     NoMatch,
     RankingResult,
@@ -12,6 +14,7 @@ from actions.recommender.payloads import (
     SearchRequest,
     Vote,
 )
+from actions.recommender.ranking import DEFAULT_WEIGHTS, Weights
 from actions.recommender.service import Recommender, query_text
 from actions.settings import Settings
 from tests.actions.recommender.support import CATALOGUE, FakeEmbedder, product
@@ -169,3 +172,43 @@ def test_an_unreachable_database_is_reported(fake_embedder: FakeEmbedder) -> Non
     with pytest.raises(DatabaseUnavailable):
         recommender.recommend(request("headphones"))
     assert fake_embedder.calls == []
+
+
+class SpyScorer(KeywordScorer):
+    def __init__(self) -> None:
+        super().__init__()
+        self.queries: List[Tuple[str, List[str]]] = []
+
+    def scores(self, query: str, candidates: Sequence[ProductRecord]) -> Dict[str, float]:
+        self.queries.append((query, [record.sku for record in candidates]))
+        return super().scores(query, candidates)
+
+
+def test_the_need_is_scored_by_keywords_over_the_category(
+    catalogue_database: Database, fake_embedder: FakeEmbedder
+) -> None:
+    spy = SpyScorer()
+    recommender = Recommender(catalogue_database, fake_embedder, keywords=spy)
+
+    result = recommender.recommend(request("headphones with 60 hours of battery"))
+
+    assert spy.queries == [
+        ("headphones with 60 hours of battery", ["HP-1", "HP-2", "HP-3", "HP-4", "HP-5", "HP-6"])
+    ]
+    assert skus(result)[0] == "HP-4"
+    assert DEFAULT_WEIGHTS.keyword == 1.5
+
+
+def test_keywords_are_not_used_for_more_like_or_at_weight_zero(
+    catalogue_database: Database, fake_embedder: FakeEmbedder
+) -> None:
+    spy = SpyScorer()
+    Recommender(catalogue_database, fake_embedder, keywords=spy).recommend(
+        SearchRequest(StatedNeed("headphones", category_key="headphones"), like_sku="HP-1")
+    )
+    unweighted = Recommender(
+        catalogue_database, fake_embedder, keywords=spy, weights=Weights(keyword=0.0)
+    )
+    unweighted.recommend(request("noise cancelling headphones"))
+
+    assert spy.queries == []
