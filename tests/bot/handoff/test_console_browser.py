@@ -73,9 +73,7 @@ class FakeRasa:
 
     async def _start(self) -> None:
         app = web.Application()
-        app.router.add_post(
-            "/conversations/{conversation_id}/tracker/events", self._append_events
-        )
+        app.router.add_post("/conversations/{conversation_id}/tracker/events", self._append_events)
         self._runner = web.AppRunner(app)
         await self._runner.setup()
         await web.TCPSite(self._runner, "127.0.0.1", self.port).start()
@@ -122,7 +120,9 @@ def escalation(conversation_id: str, text: str = HOSTILE) -> HandoffRequest:
         recent_intents=("order_status", "complaint"),
         transcript=(
             TranscriptLine("customer", "where is my kettle?", now - timedelta(minutes=3)),
-            TranscriptLine("bot", "Order 1042 left our warehouse on Monday.", now - timedelta(minutes=3)),
+            TranscriptLine(
+                "bot", "Order 1042 left our warehouse on Monday.", now - timedelta(minutes=3)
+            ),
             TranscriptLine("customer", text, now - timedelta(minutes=1)),
         ),
         recommended=(
@@ -167,7 +167,16 @@ def handoff_service(tmp_path: Path, fake_rasa: FakeRasa) -> Iterator[RunningServ
     log = tmp_path / "handoff.log"
     with log.open("w") as output:
         process = subprocess.Popen(
-            [sys.executable, "-m", "bot.handoff", "serve", "--host", "127.0.0.1", "--port", str(port)],
+            [
+                sys.executable,
+                "-m",
+                "bot.handoff",
+                "serve",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+            ],
             cwd=ROOT,
             env=env,
             stdout=output,
@@ -205,14 +214,14 @@ def page(tmp_path: Path) -> Iterator[Any]:
         context = browser.new_context(viewport={"width": 1400, "height": 900}, locale="en-GB")
         context.set_default_timeout(TIMEOUT_MS)
         page = context.new_page()
-        page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
-        page.on(
-            "console",
-            lambda message: problems.append(f"console: {message.text}")
+
+        def on_console(message: Any) -> None:
             # Chrome logs every 4xx answer; the wrong password is meant to get one.
-            if message.type == "error" and "Failed to load resource" not in message.text
-            else None,
-        )
+            if message.type == "error" and "Failed to load resource" not in message.text:
+                problems.append(f"console: {message.text}")
+
+        page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
+        page.on("console", on_console)
         yield page
         context.close()
         browser.close()
@@ -313,7 +322,11 @@ def test_an_agent_takes_over_a_conversation_and_hands_it_back(
                 "event": "bot",
                 "text": "I'm so sorry about this.\nLet me check order 1042 right now.",
                 "metadata": {
-                    "handoff": {"ticket_id": ticket_id, "message_id": reply_id, "agent": "Dana Agent"}
+                    "handoff": {
+                        "ticket_id": ticket_id,
+                        "message_id": reply_id,
+                        "agent": "Dana Agent",
+                    }
                 },
             }
         ],
@@ -322,9 +335,14 @@ def test_an_agent_takes_over_a_conversation_and_hands_it_back(
 
     # A customer message stored by the action server shows up without a reload.
     page.evaluate("window.__sameDocument = true")
-    assert ticket_store.add_customer_message(
-        CONVERSATION, "Hello?? Is anyone there?", point("negative", -0.55, "Hello?? Is anyone there?", 0)
-    ) == ticket_id
+    assert (
+        ticket_store.add_customer_message(
+            CONVERSATION,
+            "Hello?? Is anyone there?",
+            point("negative", -0.55, "Hello?? Is anyone there?", 0),
+        )
+        == ticket_id
+    )
     expect(page.locator("#transcript .message").last.locator(".message-text")).to_have_text(
         "Hello?? Is anyone there?"
     )
@@ -401,7 +419,9 @@ def test_a_lost_claim_race_and_polling_while_the_socket_is_down(
     expect(page.locator("#connection")).to_have_text("Reconnecting \u00b7 updating every 5 s")
     expect(page.locator("#queue-empty")).to_be_visible()
 
-    ticket_id = ticket_store.open_ticket(escalation("browser-conv-2", "This is the worst!")).ticket_id
+    ticket_id = ticket_store.open_ticket(
+        escalation("browser-conv-2", "This is the worst!")
+    ).ticket_id
     item = page.locator("#queue-list .queue-item")
     expect(item.locator(".preview")).to_have_text("This is the worst!", timeout=8000)
 
