@@ -1,0 +1,121 @@
+import json
+from typing import Any, Dict, List
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+
+from bot.handoff.rasa_gateway import HttpRasaGateway, OutboundMessage, RasaUnavailable
+
+
+class FakeRasa:
+    """Rasa's tracker-events endpoint: records requests, answers ``status``."""
+
+    def __init__(self, status: int = 200) -> None:
+        self.status = status
+        self.requests: List[Dict[str, Any]] = []
+
+    async def handle(self, request: web.Request) -> web.Response:
+        self.requests.append(
+            {
+                "conversation_id": request.match_info["conversation_id"],
+                "query": dict(request.query),
+                "body": json.loads(await request.read()),
+            }
+        )
+        return web.json_response({"sender_id": "x"}, status=self.status)
+
+
+async def start(rasa: FakeRasa) -> TestServer:
+    app = web.Application()
+    app.router.add_post("/conversations/{conversation_id}/tracker/events", rasa.handle)
+    server = TestServer(app)
+    await server.start_server()
+    return server
+
+
+def reply(conversation_id: str = "conv/1 é") -> OutboundMessage:
+    return OutboundMessage(7, 3, conversation_id, "reply", "Hello <b>there</b>", "Dana")
+
+
+@pytest.mark.asyncio
+async def test_events_are_posted_to_the_conversation() -> None:
+    rasa = FakeRasa()
+    server = await start(rasa)
+    gateway = HttpRasaGateway(str(server.make_url("")), token="t0k3n")
+    try:
+        await gateway.append_events("conv/1 é", reply().rasa_events())
+    finally:
+        await gateway.close()
+        await server.close()
+
+    assert rasa.requests == [
+        {
+            "conversation_id": "conv/1 é",
+            "query": {"output_channel": "latest", "execute_side_effects": "true", "token": "t0k3n"},
+            "body": [
+                {
+                    "event": "bot",
+                    "text": "Hello <b>there</b>",
+                    "metadata": {"handoff": {"ticket_id": 3, "message_id": 7, "agent": "Dana"}},
+                }
+            ],
+        }
+    ]
+    assert gateway.url_for("conv/1 é").endswith("/conversations/conv%2F1%20%C3%A9/tracker/events")
+
+
+@pytest.mark.asyncio
+async def test_no_token_is_sent_unless_configured() -> None:
+    rasa = FakeRasa()
+    server = await start(rasa)
+    gateway = HttpRasaGateway(str(server.make_url("")))
+    try:
+        await gateway.append_events("c", [])
+    finally:
+        await gateway.close()
+        await server.close()
+
+    assert rasa.requests[0]["query"] == {"output_channel": "latest", "execute_side_effects": "true"}
+
+
+@pytest.mark.asyncio
+async def test_an_error_status_is_reported() -> None:
+    server = await start(FakeRasa(status=500))
+    gateway = HttpRasaGateway(str(server.make_url("")))
+    try:
+        with pytest.raises(RasaUnavailable, match='Rasa answered 500: {"sender_id": "x"}'):
+            await gateway.append_events("c", [])
+    finally:
+        await gateway.close()
+        await server.close()
+
+
+@pytest.mark.asyncio
+async def test_an_unreachable_rasa_is_reported() -> None:
+    gateway = HttpRasaGateway("http://127.0.0.1:1", timeout_s=2)
+    try:
+        with pytest.raises(RasaUnavailable, match="Rasa is unreachable"):
+            await gateway.append_events("c", [])
+    finally:
+        await gateway.close()
+
+
+def test_hand_back_and_close_events() -> None:
+    handback = OutboundMessage(8, 3, "c", "handback", "Back to the bot", "Dana")
+    close = OutboundMessage(9, 3, "c", "close", "Closed", "Dana")
+
+    assert handback.rasa_events() == [
+        {"event": "slot", "name": "handoff_active", "value": False},
+        {"event": "slot", "name": "handoff_ticket_id", "value": None},
+        {
+            "event": "bot",
+            "text": "Back to the bot",
+            "metadata": {"handoff": {"ticket_id": 3, "message_id": 8, "handback": True}},
+        },
+    ]
+    assert close.rasa_events()[2] == {
+        "event": "bot",
+        "text": "Closed",
+        "metadata": {"handoff": {"ticket_id": 3, "message_id": 9, "closed": True}},
+    }
