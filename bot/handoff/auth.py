@@ -9,6 +9,7 @@ made with a valid token also marks the agent online (``last_seen_at``).
 import contextlib
 import hashlib
 import hmac
+import math
 import re
 import secrets
 import threading
@@ -261,7 +262,7 @@ class LoginLimiter:
             for key, limit in self._keys(address, username):
                 failures = self._recent(key, now)
                 if len(failures) >= limit:
-                    waits.append(int(failures[len(failures) - limit] + self._window_s - now) + 1)
+                    waits.append(max(1, math.ceil(failures[-limit] + self._window_s - now)))
         return max(waits) if waits else None
 
     def failed(self, address: str, username: str) -> None:

@@ -255,6 +255,10 @@ def test_an_agent_takes_over_a_conversation_and_hands_it_back(
     expect(page.locator("#connection")).to_have_text("Live")
     token = page.evaluate("sessionStorage.getItem('handoff.token')")
     assert isinstance(token, str) and len(token) > 20
+    # The session survives a reload of the tab.
+    page.reload()
+    expect(page.locator("#me-name")).to_have_text("Dana Agent")
+    expect(page.locator("#connection")).to_have_text("Live")
 
     items = page.locator("#queue-list .queue-item")
     expect(items).to_have_count(1)
@@ -332,6 +336,7 @@ def test_an_agent_takes_over_a_conversation_and_hands_it_back(
         ],
     )
     expect(agent_line.locator(".undelivered")).to_have_count(0)
+    expect(item.locator(".waiting")).to_have_text("answered")
 
     # A customer message stored by the action server shows up without a reload.
     page.evaluate("window.__sameDocument = true")
@@ -349,7 +354,8 @@ def test_an_agent_takes_over_a_conversation_and_hands_it_back(
     expect(page.locator("#trail .trail-label")).to_have_text(
         [f"1. neutral {MINUS}0.12", f"2. negative {MINUS}0.91", f"3. negative {MINUS}0.55"]
     )
-    expect(page.locator("#queue-list .preview")).to_have_text("Hello?? Is anyone there?")
+    expect(item.locator(".preview")).to_have_text("Hello?? Is anyone there?")
+    expect(item.locator(".waiting")).to_have_text(re.compile(r"^waiting \d{1,2} s$"))
     assert page.evaluate("window.__sameDocument") is True
 
     note = page.get_by_label("Internal note (only agents see it)")
@@ -457,3 +463,17 @@ def test_a_lost_claim_race_and_polling_while_the_socket_is_down(
     note.fill("Bob has it.")
     note.press("Enter")
     expect(page.locator("#transcript .message-note .message-text")).to_have_text("Bob has it.")
+
+    # A token revoked elsewhere ends the session at the next poll.
+    token = page.evaluate("sessionStorage.getItem('handoff.token')")
+    revoked = requests.post(
+        f"{handoff_service.url}/api/logout",
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=10,
+    )
+    assert revoked.status_code == 204
+    expect(page.locator("#login-error")).to_have_text(
+        "Your session has expired. Please sign in again.", timeout=8000
+    )
+    expect(page.locator("#app-view")).to_be_hidden()
+    assert page.evaluate("sessionStorage.getItem('handoff.token')") is None
