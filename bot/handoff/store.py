@@ -13,6 +13,7 @@ All methods block: from async code run them in a thread pool. All raise
 
 import contextlib
 import json
+import threading
 from datetime import datetime, timedelta
 from typing import Callable, Iterator, List, Optional, Sequence
 
@@ -20,7 +21,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from actions.db import Database, unavailable_on_error, utc_now
+from actions.db import Database, get_database, unavailable_on_error, utc_now
 from bot.handoff import queue, records, rendering
 from bot.handoff.errors import TicketConflict, TicketNotFound
 from bot.handoff.models import (
@@ -31,7 +32,7 @@ from bot.handoff.models import (
     TicketRow,
 )
 from bot.handoff.payloads import HandoffRequest, QueueStatus, SentimentPoint
-from bot.handoff.settings import HandoffSettings
+from bot.handoff.settings import HandoffSettings, get_handoff_settings
 from bot.handoff.views import AgentView, MessageView, TicketDetail, TicketSummary
 
 REASONS = ("strong_negative", "sustained_negative", "requested_human", "repeated_fallback")
@@ -53,8 +54,8 @@ class HandoffStore:
 
     Args:
         database: The project database.
-        settings: Office hours, handling time and text limits; from the
-            environment by default.
+        settings: Office hours, handling time and text limits; by default
+            :func:`~bot.handoff.settings.get_handoff_settings`.
         clock: Source of "now".
     """
 
@@ -66,7 +67,7 @@ class HandoffStore:
         clock: Callable[[], datetime] = utc_now,
     ) -> None:
         self._database = database
-        self._settings = settings if settings is not None else HandoffSettings.from_env()
+        self._settings = settings if settings is not None else get_handoff_settings()
         self._clock = clock
 
     @property
@@ -404,3 +405,16 @@ class HandoffStore:
             AgentRow.last_seen_at >= now - timedelta(seconds=queue.ONLINE_WINDOW_S),
         )
         return int(session.execute(statement).scalar_one())
+
+
+_default_store: Optional[HandoffStore] = None
+_default_store_lock = threading.Lock()
+
+
+def get_handoff_store() -> HandoffStore:
+    """Return the process-wide store on :func:`actions.db.get_database`, made lazily."""
+    global _default_store
+    with _default_store_lock:
+        if _default_store is None:
+            _default_store = HandoffStore(get_database())
+        return _default_store

@@ -18,7 +18,7 @@ from bot.handoff.errors import (
 )
 from bot.handoff.models import EventRow
 from bot.handoff.payloads import QueueStatus
-from bot.handoff.store import CLOSE_TEXT, HANDBACK_TEXT, HandoffStore
+from bot.handoff.store import CLOSE_TEXT, HANDBACK_TEXT, HandoffStore, get_handoff_store
 from bot.handoff.views import AgentView
 from tests.bot.handoff.support import NOW, PASSWORD, SETTINGS, Clock, point, request
 
@@ -379,3 +379,10 @@ def test_now_is_a_friday_morning() -> None:
 
 def _nobody() -> AgentView:
     return AgentView(id=0, username="nobody", display_name="Nobody")
+
+
+def test_the_process_wide_store_is_made_once_without_connecting() -> None:
+    first = get_handoff_store()
+
+    assert get_handoff_store() is first
+    assert first.settings.max_message_chars == 4000
