@@ -11,7 +11,7 @@ const $ = (id) => document.getElementById(id);
 const state = {
   me: null,
   filter: "open",
-  tickets: new Map(), // id -> { ticket, fetchedAt, rank }
+  tickets: new Map(), // id -> { ticket, fetchedAt, rank, waiting }
   selectedId: null,
   detail: null,
   detailFetchedAt: 0,
@@ -133,7 +133,10 @@ async function loadQueue() {
     if (filter !== state.filter) return;
     const now = Date.now();
     state.tickets = new Map(
-      result.tickets.map((ticket, rank) => [ticket.id, { ticket, fetchedAt: now, rank }]),
+      result.tickets.map((ticket, rank) => [
+        ticket.id,
+        { ticket, fetchedAt: now, rank, waiting: customerWaits(ticket) },
+      ]),
     );
     showBanner("");
     renderQueue();
@@ -159,12 +162,26 @@ function matchesFilter(ticket) {
   }
 }
 
-function upsertTicket(ticket) {
+// Whether the customer waits for a person. waiting_s counts from the
+// escalation while queued, from the customer's latest unanswered message once
+// assigned, and is 0 when answered, but also in the first second of waiting:
+// then the message that came with the update, or what was known, decides.
+function customerWaits(ticket, known = false, message = null) {
+  if (ticket.status === "queued") return true;
+  if (ticket.status !== "assigned") return false;
+  if (ticket.waiting_s > 0) return true;
+  if (message && message.author === "customer") return true;
+  if (message && message.author === "agent") return false;
+  return known;
+}
+
+function upsertTicket(ticket, message = null) {
   if (matchesFilter(ticket)) {
     const known = state.tickets.get(ticket.id);
     // The closed list is newest first: a ticket that just ended goes on top.
     const rank = known ? known.rank : -Date.now();
-    state.tickets.set(ticket.id, { ticket, fetchedAt: Date.now(), rank });
+    const waiting = customerWaits(ticket, known ? known.waiting : false, message);
+    state.tickets.set(ticket.id, { ticket, fetchedAt: Date.now(), rank, waiting });
   } else {
     state.tickets.delete(ticket.id);
   }
@@ -181,7 +198,7 @@ function sortedTickets() {
 }
 
 function waitingSeconds(entry) {
-  const elapsed = entry.ticket.status === "queued" || entry.ticket.status === "assigned" ? (Date.now() - entry.fetchedAt) / 1000 : 0;
+  const elapsed = entry.waiting ? (Date.now() - entry.fetchedAt) / 1000 : 0;
   return entry.ticket.waiting_s + elapsed;
 }
 
@@ -191,7 +208,11 @@ function renderQueue() {
   const entries = sortedTickets();
   list.replaceChildren(
     ...entries.map((entry) =>
-      queueItem(entry.ticket, { selected: entry.ticket.id === state.selectedId, waitingSeconds: waitingSeconds(entry) }),
+      queueItem(entry.ticket, {
+        selected: entry.ticket.id === state.selectedId,
+        waiting: entry.waiting,
+        waitingSeconds: waitingSeconds(entry),
+      }),
     ),
   );
   $("queue-count").textContent = String(entries.length);
@@ -205,7 +226,7 @@ function renderQueue() {
 function updateWaitingTimes() {
   for (const span of $("queue-list").querySelectorAll(".waiting")) {
     const entry = state.tickets.get(Number(span.dataset.ticketId));
-    if (entry) span.textContent = waitingText(entry.ticket, waitingSeconds(entry));
+    if (entry) span.textContent = waitingText(entry.ticket, waitingSeconds(entry), entry.waiting);
   }
 }
 
@@ -332,7 +353,7 @@ function putMessage(message) {
 
 function handleEvent(event) {
   if (!event || !event.ticket) return;
-  upsertTicket(event.ticket);
+  upsertTicket(event.ticket, event.message);
   if (event.ticket.id !== state.selectedId) return;
   if (event.message) putMessage(event.message);
   scheduleDetailRefresh();

@@ -98,7 +98,7 @@ export function sentimentBadge(sentiment) {
 }
 
 // One queue entry: a button that selects the ticket.
-export function queueItem(ticket, { selected, waitingSeconds }) {
+export function queueItem(ticket, { selected, waiting, waitingSeconds }) {
   const agent = ticket.agent ? ticket.agent.display_name : null;
   const button = el(
     "button",
@@ -119,7 +119,7 @@ export function queueItem(ticket, { selected, waitingSeconds }) {
       "span",
       { className: "queue-item-meta" },
       el("span", { className: "channel" }, channelLabel(ticket.channel)),
-      el("span", { className: "waiting", dataset: { ticketId: ticket.id } }, waitingText(ticket, waitingSeconds)),
+      el("span", { className: "waiting", dataset: { ticketId: ticket.id } }, waitingText(ticket, waitingSeconds, waiting)),
       sentimentBadge(ticket.last_sentiment),
     ),
     el(
@@ -131,9 +131,9 @@ export function queueItem(ticket, { selected, waitingSeconds }) {
   return el("li", {}, button);
 }
 
-export function waitingText(ticket, seconds) {
-  if (ticket.status === "queued") return `waiting ${formatDuration(seconds)}`;
-  return `opened ${formatDuration(seconds)} ago`;
+export function waitingText(ticket, seconds, waiting) {
+  if (waiting) return `waiting ${formatDuration(seconds)}`;
+  return ticket.status === "assigned" ? "answered" : "ended";
 }
 
 // One transcript line. `sentiment` is the trail point of a customer message.
@@ -168,7 +168,7 @@ export function trailItem(point, index) {
   const label = String(point.label);
   const score = Number(point.score) || 0;
   const bar = el("span", { className: `trail-bar sentiment-${label}`, "aria-hidden": "true" });
-  bar.style.setProperty("--strength", String(Math.max(0.08, Math.min(1, Math.abs(score)))));
+  bar.style.setProperty("--strength", String(Math.max(0.15, Math.min(1, Math.abs(score)))));
   return el(
     "li",
     { className: "trail-point", title: point.text || "" },
