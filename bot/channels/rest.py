@@ -16,7 +16,9 @@ with the ``at`` of the last message it has::
 
 Each message has ``text``, ``at`` (ISO 8601, UTC) and ``agent`` (the agent's
 display name, or null for the hand back), plus ``buttons``, ``image`` and
-``custom`` when present and ``handback: true`` on the hand back message.
+``custom`` when present, ``handback: true`` on the hand back message and
+``closed: true`` on the message that closes the handoff. A message the handoff
+service delivered twice (it retries until Rasa confirms) is listed once.
 
 Like the webhook itself, the inbox trusts whoever knows the sender id.
 
@@ -54,6 +56,7 @@ class InboxMessage:
         at: When it was added to the conversation, aware UTC.
         agent: Display name of the agent who wrote it; None for the hand back.
         handback: Whether this message handed the conversation back to the bot.
+        closed: Whether this message closed the handoff.
         buttons: Buttons sent with the message, if any.
         image: URL of an image sent with it, if any.
         custom: A custom payload sent with it, if any.
@@ -63,6 +66,7 @@ class InboxMessage:
     at: datetime
     agent: Optional[str] = None
     handback: bool = False
+    closed: bool = False
     buttons: Tuple[Dict[str, Any], ...] = ()
     image: Optional[str] = None
     custom: Optional[Dict[str, Any]] = None
@@ -76,6 +80,8 @@ class InboxMessage:
         }
         if self.handback:
             result["handback"] = True
+        if self.closed:
+            result["closed"] = True
         if self.buttons:
             result["buttons"] = [dict(button) for button in self.buttons]
         if self.image:
@@ -113,6 +119,7 @@ def inbox_message(event: Event) -> Optional[InboxMessage]:
         at=event_time(event),
         agent=str(agent) if agent else None,
         handback=handoff.get("handback") is True,
+        closed=handoff.get("closed") is True,
         buttons=tuple(button for button in buttons if isinstance(button, dict)),
         image=data.get("image") or None,
         custom=custom if isinstance(custom, dict) else None,
@@ -133,14 +140,28 @@ def inbox_messages(
         The messages, oldest first.
     """
     messages = []
+    seen = set()
     for event in events:
         message = inbox_message(event)
         if message is None or (after is not None and message.at <= after):
             continue
+        key = _delivery_key(event)
+        if key is not None:
+            if key in seen:
+                continue
+            seen.add(key)
         messages.append(message)
         if len(messages) >= limit:
             break
     return messages
+
+
+def _delivery_key(event: Event) -> Optional[Tuple[Any, Any]]:
+    """The handoff service's ids of a delivered line, if it sent them."""
+    handoff = (event.metadata or {}).get(HANDOFF_METADATA_KEY) or {}
+    if handoff.get("message_id") is None:
+        return None
+    return handoff.get("ticket_id"), handoff.get("message_id")
 
 
 def parse_after(raw: Optional[str]) -> Optional[datetime]:

@@ -286,6 +286,20 @@ def test_only_bot_messages_with_handoff_metadata_are_inbox_messages() -> None:
     )
 
 
+def test_a_line_delivered_twice_is_listed_once_and_closing_is_marked() -> None:
+    reply = {"handoff": {"agent": "Dana", "ticket_id": 4, "message_id": 17}}
+    closing = {"handoff": {"closed": True, "ticket_id": 4, "message_id": 18}}
+    events = [
+        BotUttered("On it.", metadata=reply, timestamp=T0 + 1),
+        BotUttered("On it.", metadata=reply, timestamp=T0 + 2),
+        BotUttered("We closed this conversation.", metadata=closing, timestamp=T0 + 3),
+    ]
+    assert [m.to_dict() for m in inbox_messages(events)] == [
+        {"text": "On it.", "at": at(1), "agent": "Dana"},
+        {"text": "We closed this conversation.", "at": at(3), "agent": None, "closed": True},
+    ]
+
+
 def test_the_number_of_messages_is_capped() -> None:
     events = [
         BotUttered(f"m{i}", metadata={"handoff": {"agent": "Dana"}}, timestamp=T0 + i)
