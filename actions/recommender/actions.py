@@ -2,10 +2,12 @@
 
 * ``action_recommend_products`` reads the latest message and the slots
   ``product_category``, ``budget`` and ``brand``, ranks the catalogue and sends
-  the top three (title, price, reasons) with the buttons "Cheaper", "More like
-  #1" and "Other brands"; or, when nothing matches, what to relax. It keeps the
-  request in the slot ``product_need`` (JSON text) and the products shown in
-  ``recommended_skus`` (list), so that follow-ups refine them.
+  the top three (title, price, reasons), rendered for the channel of the
+  latest message (:mod:`actions.recommender.rendering`: a carousel, buttons or
+  plain text) with thumbs up/down per product and the follow-ups "cheaper",
+  "more like ..." and "other brands"; or, when nothing matches, what to relax.
+  It keeps the request in the slot ``product_need`` (JSON text) and the
+  products shown in ``recommended_skus`` (list), so that follow-ups refine them.
 * ``action_recommendation_feedback`` records a thumbs up or down (entities
   ``sku`` or ``position``, and ``vote``: ``up``/``down``); later rankings in the
   conversation drop disliked products and favour ones like the liked ones.
@@ -38,6 +40,7 @@ from actions.recommender.dialogue import (
     respond,
 )
 from actions.recommender.payloads import SearchRequest, Vote
+from actions.recommender.rendering import render_recommendations
 from actions.recommender.service import Recommender, get_recommender
 
 logger = logging.getLogger(__name__)
@@ -116,8 +119,14 @@ class ActionRecommendProducts(_RecommenderAction):
             return []
         if reply.response:
             dispatcher.utter_message(response=reply.response)
+        elif reply.recommendations:
+            rendered = render_recommendations(
+                reply.recommendations, tracker.get_latest_input_channel()
+            )
+            for message in rendered.messages:
+                dispatcher.utter_message(**message.utter_kwargs())
         else:
-            dispatcher.utter_message(text=reply.text, buttons=[dict(b) for b in reply.buttons])
+            dispatcher.utter_message(text=reply.text)
         return [SlotSet(name, value) for name, value in reply.slots.items()]
 
 

@@ -10,13 +10,13 @@ merged into the previous need kept in ``product_need``; a follow-up ("cheaper",
 
 import re
 from dataclasses import dataclass, field, replace
-from typing import Any, Dict, FrozenSet, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import Any, FrozenSet, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
 
 from actions.catalogue_budget import parse_budget
 from actions.catalogue_vocabulary import CATEGORY_BY_KEY
 from actions.needs import StatedNeed, find_brands, find_category, merge_need, parse_need
 from actions.recommender import messages
-from actions.recommender.payloads import NoMatch, SearchRequest
+from actions.recommender.payloads import NoMatch, Recommendation, SearchRequest
 from actions.recommender.refinements import (
     RefinementKind,
     apply_refinement,
@@ -70,13 +70,14 @@ class Reply:
     Attributes:
         text: A text message, if any.
         response: A domain response to send instead, if any.
-        buttons: Buttons under the text.
+        recommendations: Products to show, best first; the action renders
+            them for the customer's channel (:mod:`actions.recommender.rendering`).
         slots: Slots to set, by name.
     """
 
     text: Optional[str] = None
     response: Optional[str] = None
-    buttons: Tuple[Dict[str, str], ...] = ()
+    recommendations: Tuple[Recommendation, ...] = ()
     slots: Mapping[str, Any] = field(default_factory=dict)
 
 
@@ -194,9 +195,9 @@ def respond(turn: Turn, recommender: Recommender) -> Reply:
     """Work out the reply to one turn (blocking).
 
     Returns:
-        Up to three recommendations with refinement buttons, the
-        relax-constraint message when nothing matches, or the question about
-        the customer's needs when the message gives nothing to search for.
+        Up to three recommendations, the relax-constraint message when
+        nothing matches, or the question about the customer's needs when the
+        message gives nothing to search for.
 
     Raises:
         DatabaseUnavailable: If the catalogue cannot be reached.
@@ -227,8 +228,7 @@ def respond(turn: Turn, recommender: Recommender) -> Reply:
             slots={SKUS_SLOT: [], NEED_SLOT: request.to_json()},
         )
     return Reply(
-        text=messages.recommendations_text(result.items),
-        buttons=tuple(messages.refinement_buttons()),
+        recommendations=result.items,
         slots={SKUS_SLOT: [item.sku for item in result.items], NEED_SLOT: request.to_json()},
     )
 

@@ -227,9 +227,15 @@ def _humanise(name: str) -> str:
     return name.replace("_", " ")
 
 
+IMAGE_ATTRIBUTE = "image_url"
+"""Attribute holding a product picture's address: shown on cards, never embedded."""
+
+
 def _attribute_phrases(attributes: Mapping[str, Any]) -> "list[str]":
     flags, values = [], []
     for name in sorted(attributes):
+        if name == IMAGE_ATTRIBUTE:
+            continue
         value = attributes[name]
         if isinstance(value, bool):
             if value:
@@ -246,7 +252,8 @@ def product_text(record: ProductRecord) -> str:
     """Return the text embedded for a product.
 
     Title, brand, category, description and the key attributes (true flags by
-    name, then the other specifications as "name: value"), e.g. "Sony
+    name, then the other specifications as "name: value"; not the picture's
+    address ``image_url``), e.g. "Sony
     WH-1000XM5 ... Brand: Sony. Category: Headphones. Eight microphones ...
     Features: multipoint, noise cancelling, wireless; battery hours: 30; ...".
 

@@ -18,6 +18,15 @@ FEEDBACK_UNCLEAR = "Sorry, which product do you mean?"
 REFINE_INTENT = "refine_recommendation"
 FEEDBACK_INTENT = "recommendation_feedback"
 
+INTRO = "Here's what I'd suggest:"
+NOT_QUITE_RIGHT = "Not quite right? I can look for cheaper ones or other brands."
+RATE_THEM = "Tell me what you think of them:"
+THUMBS_UP = "👍 Like it"
+THUMBS_DOWN = "👎 Not for me"
+MORE_LIKE_THIS = "More like this"
+MORE_LIKE_FIRST = "More like #1"
+_ORDINALS = ("first", "second", "third", "fourth", "fifth")
+
 
 def _payload(intent: str, entities: Dict[str, str]) -> str:
     return f"/{intent}{json.dumps(entities, separators=(',', ':'))}"
@@ -27,10 +36,7 @@ def refinement_buttons() -> List[Dict[str, str]]:
     """Return the buttons under a list of recommendations."""
     return [
         {"title": "Cheaper", "payload": _payload(REFINE_INTENT, {"refinement": "cheaper"})},
-        {
-            "title": "More like #1",
-            "payload": _payload(REFINE_INTENT, {"refinement": "more_like", "position": "1"}),
-        },
+        {"title": MORE_LIKE_FIRST, "payload": more_like_payload(1)},
         {
             "title": "Other brands",
             "payload": _payload(REFINE_INTENT, {"refinement": "other_brands"}),
@@ -38,9 +44,24 @@ def refinement_buttons() -> List[Dict[str, str]]:
     ]
 
 
+def more_like_payload(position: int) -> str:
+    """Return the payload of a "more like" button for the product at a 1-based position."""
+    return _payload(REFINE_INTENT, {"refinement": "more_like", "position": str(position)})
+
+
 def feedback_payload(sku: str, vote: Vote) -> str:
     """Return the payload of a thumbs-up or thumbs-down button for a product."""
     return _payload(FEEDBACK_INTENT, {"sku": sku, "vote": Vote(vote).value})
+
+
+def feedback_position_payload(position: int, vote: Vote) -> str:
+    """Return a thumbs payload naming the product by its place in the list shown."""
+    return _payload(FEEDBACK_INTENT, {"position": str(position), "vote": Vote(vote).value})
+
+
+def recommendation_line(number: int, item: Recommendation) -> str:
+    """One product: "1. Sony WH-1000XM5: €329, €71 under your €400 budget; ..."."""
+    return f"{number}. {item.title}: {'; '.join(item.reasons)}"
 
 
 def recommendations_text(items: Sequence[Recommendation]) -> str:
@@ -51,10 +72,28 @@ def recommendations_text(items: Sequence[Recommendation]) -> str:
         Here's what I'd suggest:
         1. Sony WH-1000XM5: €329, €71 under your €400 budget; noise cancelling; ...
     """
-    lines = ["Here's what I'd suggest:"]
-    for number, item in enumerate(items, start=1):
-        lines.append(f"{number}. {item.title}: {'; '.join(item.reasons)}")
+    lines = [INTRO]
+    lines.extend(recommendation_line(number, item) for number, item in enumerate(items, start=1))
     return "\n".join(lines)
+
+
+def _ordinal(position: int) -> str:
+    return _ORDINALS[position - 1] if 1 <= position <= len(_ORDINALS) else f"number {position}"
+
+
+def follow_up_words(shown: int) -> str:
+    """Spell out the follow-ups for channels without buttons.
+
+    Example (three products): "Reply 'cheaper', 'more like 2' or 'other brands'
+    for other suggestions, or say 'thumbs up for the first' or 'thumbs down on
+    the second' to rate one."
+    """
+    other = 2 if shown >= 2 else 1
+    return (
+        f"Reply 'cheaper', 'more like {other}' or 'other brands' for other suggestions, "
+        f"or say 'thumbs up for the first' or 'thumbs down on the {_ordinal(other)}' "
+        "to rate one."
+    )
 
 
 def _what(need: StatedNeed) -> str:

@@ -148,6 +148,8 @@ class Recommendation:
         score: Ranking score; higher is better, comparable within one ranking.
         reasons: Why it fits, for customers: price against the budget first,
             then matched features, brand preference, rating and feedback.
+        image_url: An https address of the product's picture, if the
+            catalogue has one (attribute ``image_url``).
     """
 
     sku: str
@@ -158,6 +160,7 @@ class Recommendation:
     currency: str
     score: float
     reasons: Tuple[str, ...] = ()
+    image_url: Optional[str] = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "reasons", tuple(self.reasons))
@@ -168,8 +171,8 @@ class Recommendation:
         return Decimal(self.price_cents) / 100
 
     def to_dict(self) -> Dict[str, Any]:
-        """Return the recommendation as plain JSON-ready data."""
-        return {
+        """Return the recommendation as plain JSON-ready data (``image_url`` only if set)."""
+        data: Dict[str, Any] = {
             "sku": self.sku,
             "title": self.title,
             "category": self.category,
@@ -179,6 +182,9 @@ class Recommendation:
             "score": round(self.score, 4),
             "reasons": list(self.reasons),
         }
+        if self.image_url is not None:
+            data["image_url"] = self.image_url
+        return data
 
 
 class RelaxKind(str, Enum):

@@ -30,6 +30,7 @@ import numpy as np
 
 from actions.catalogue_record import ProductRecord
 from actions.recommender.constraints import failed_constraints, no_match
+from actions.recommender.embeddings import IMAGE_ATTRIBUTE
 from actions.recommender.feedback import latest_votes
 from actions.recommender.index import Index
 from actions.recommender.payloads import (
@@ -41,6 +42,9 @@ from actions.recommender.payloads import (
     Vote,
 )
 from actions.recommender.reasons import FeatureJudge, liked_reason, reasons_for
+
+MAX_IMAGE_URL = 2000
+"""Longer picture addresses are ignored."""
 
 DEFAULT_PRIOR_MEAN = 4.0
 """Rating assumed for unrated products when no product of the pool is rated."""
@@ -98,6 +102,19 @@ def bayesian_rating(
     if rating is None or reviews <= 0:
         return prior_mean
     return (prior_reviews * prior_mean + reviews * rating) / (prior_reviews + reviews)
+
+
+def image_url(product: ProductRecord) -> Optional[str]:
+    """Return the product's picture address: attribute ``image_url`` if it is an https URL."""
+    value = product.attributes.get(IMAGE_ATTRIBUTE)
+    if not isinstance(value, str):
+        return None
+    value = value.strip()
+    if not value.lower().startswith("https://") or len(value) > MAX_IMAGE_URL:
+        return None
+    if any(char.isspace() or ord(char) < 32 for char in value):
+        return None
+    return value
 
 
 def _prior_mean(products: Sequence[ProductRecord]) -> float:
@@ -200,6 +217,7 @@ def rank(
             currency=product.currency,
             score=float(score),
             reasons=reasons,
+            image_url=image_url(product),
         )
         scored.append((-score, product.sku, recommendation))
     scored.sort(key=lambda item: (item[0], item[1]))

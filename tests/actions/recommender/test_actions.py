@@ -51,6 +51,7 @@ def turn(build_tracker: Callable[..., Tracker], parse_data: Callable[..., Dict[s
         slots_this_turn: Optional[Dict[str, Any]] = None,
         earlier: Optional[Tuple[SearchRequest, Sequence[str]]] = None,
         earlier_slots: Optional[Dict[str, Any]] = None,
+        channel: Optional[str] = None,
     ) -> Tracker:
         events: List[Dict[str, Any]] = [ActionExecuted("action_listen")]
         for name, value in (earlier_slots or {}).items():
@@ -66,7 +67,7 @@ def turn(build_tracker: Callable[..., Tracker], parse_data: Callable[..., Dict[s
                 ActionExecuted("action_listen"),
             ]
         message = parse_data(text, intent, entities)
-        events.append(UserUttered(text, message))
+        events.append(UserUttered(text, message, input_channel=channel))
         for name, value in (slots_this_turn or {}).items():
             events.append(SlotSet(name, value))
         return build_tracker(events, latest_message=message)
@@ -92,32 +93,136 @@ def need_slot(events: List[Dict[str, Any]]) -> SearchRequest:
     return request
 
 
-@pytest.mark.asyncio
-async def test_recommends_the_top_three_with_reasons_and_buttons(
-    recommender: Recommender, turn: Turn
-) -> None:
-    tracker = turn(
+FIRST_LINES = (
+    "Here's what I'd suggest:\n"
+    "1. Sony WH-1000XM5 Noise Cancelling Headphones: €329, €71 under your €400 budget; "
+    "noise cancelling; rated 4.5/5 from 58 reviews\n"
+    "2. Sennheiser Momentum 4 Wireless Headphones: €279, €121 under your €400 budget; "
+    "noise cancelling; rated 4.4/5 from 90 reviews\n"
+    "3. Apple AirPods Pro 2 Earbuds: €279, €121 under your €400 budget; "
+    "noise cancelling; rated 4.6/5 from 2,000 reviews"
+)
+FOLLOW_UPS = (
+    "Reply 'cheaper', 'more like 2' or 'other brands' for other suggestions, "
+    "or say 'thumbs up for the first' or 'thumbs down on the second' to rate one."
+)
+
+
+def first_turn(turn: Turn, channel: Optional[str]) -> Tracker:
+    return turn(
         FIRST_TEXT,
         entities=[{"entity": "product_category", "value": "headphones"}],
         slots_this_turn={"product_category": "headphones", "budget": "under 400 euros"},
+        channel=channel,
     )
 
-    events, dispatcher = await run(ActionRecommendProducts(recommender), tracker)
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("channel", ["twilio", None, "some_custom_connector"])
+async def test_recommends_the_top_three_as_numbered_text_where_there_are_no_buttons(
+    recommender: Recommender, turn: Turn, channel: Optional[str]
+) -> None:
+    events, dispatcher = await run(ActionRecommendProducts(recommender), first_turn(turn, channel))
 
     message = only_message(dispatcher)
-    assert message["text"] == (
-        "Here's what I'd suggest:\n"
-        "1. Sony WH-1000XM5 Noise Cancelling Headphones: €329, €71 under your €400 budget; "
-        "noise cancelling; rated 4.5/5 from 58 reviews\n"
-        "2. Sennheiser Momentum 4 Wireless Headphones: €279, €121 under your €400 budget; "
-        "noise cancelling; rated 4.4/5 from 90 reviews\n"
-        "3. Apple AirPods Pro 2 Earbuds: €279, €121 under your €400 budget; "
-        "noise cancelling; rated 4.6/5 from 2,000 reviews"
-    )
-    assert message["buttons"] == BUTTONS
+    assert message["text"] == f"{FIRST_LINES}\n{FOLLOW_UPS}"
+    assert (message["buttons"], message["attachment"], message["custom"]) == ([], None, {})
     assert events == [
         SlotSet("recommended_skus", FIRST_SHOWN),
         SlotSet("product_need", SearchRequest(FIRST_NEED).to_json()),
+    ]
+
+
+def thumbs(sku: str) -> List[Dict[str, str]]:
+    return [
+        {
+            "title": "👍 Like it",
+            "payload": f'/recommendation_feedback{{"sku":"{sku}","vote":"up"}}',
+        },
+        {
+            "title": "👎 Not for me",
+            "payload": f'/recommendation_feedback{{"sku":"{sku}","vote":"down"}}',
+        },
+    ]
+
+
+def more_like(position: int) -> Dict[str, str]:
+    return {
+        "title": "More like this",
+        "payload": f'/refine_recommendation{{"refinement":"more_like","position":"{position}"}}',
+    }
+
+
+OTHER_CHOICES = [BUTTONS[0], BUTTONS[2]]
+
+
+@pytest.mark.asyncio
+async def test_rest_gets_the_text_with_buttons_then_thumbs_for_every_product(
+    recommender: Recommender, turn: Turn
+) -> None:
+    events, dispatcher = await run(ActionRecommendProducts(recommender), first_turn(turn, "rest"))
+
+    first, rate = dispatcher.messages
+    assert (first["text"], first["buttons"]) == (f"{FIRST_LINES}\n{FOLLOW_UPS}", BUTTONS)
+    assert rate["text"] == "Tell me what you think of them:"
+    assert [b["title"] for b in rate["buttons"]] == [
+        "👍 Like it #1", "👎 Not for me #1", "👍 Like it #2", "👎 Not for me #2",
+        "👍 Like it #3", "👎 Not for me #3",
+    ]  # fmt: skip
+    assert [b["payload"] for b in rate["buttons"]] == [
+        b["payload"] for sku in FIRST_SHOWN for b in thumbs(sku)
+    ]
+    assert events[0] == SlotSet("recommended_skus", FIRST_SHOWN)
+
+
+@pytest.mark.asyncio
+async def test_the_web_widget_gets_a_carousel(recommender: Recommender, turn: Turn) -> None:
+    _, dispatcher = await run(ActionRecommendProducts(recommender), first_turn(turn, "socketio"))
+
+    intro, carousel, others = dispatcher.messages
+    assert (intro["text"], intro["buttons"], intro["attachment"]) == (
+        "Here's what I'd suggest:",
+        [],
+        None,
+    )
+    assert carousel["text"] is None
+    elements = carousel["attachment"]["payload"]["elements"]
+    assert [e["title"] for e in elements] == [
+        "Sony WH-1000XM5 Noise Cancelling Headphones",
+        "Sennheiser Momentum 4 Wireless Headphones",
+        "Apple AirPods Pro 2 Earbuds",
+    ]
+    assert elements[0]["subtitle"] == (
+        "€329, €71 under your €400 budget; noise cancelling; rated 4.5/5 from 58 reviews"
+    )
+    assert elements[2]["buttons"] == [
+        {"type": "postback", **button} for button in [*thumbs("HP-6"), more_like(3)]
+    ]
+    assert (others["text"], others["buttons"]) == (
+        "Not quite right? I can look for cheaper ones or other brands.",
+        OTHER_CHOICES,
+    )
+
+
+@pytest.mark.asyncio
+async def test_telegram_gets_one_message_with_buttons_per_product(
+    recommender: Recommender, turn: Turn
+) -> None:
+    _, dispatcher = await run(ActionRecommendProducts(recommender), first_turn(turn, "telegram"))
+
+    texts = [message["text"] for message in dispatcher.messages]
+    lines = FIRST_LINES.split("\n")
+    assert texts == [
+        f"{lines[0]}\n{lines[1]}",
+        lines[2],
+        lines[3],
+        "Not quite right? I can look for cheaper ones or other brands.",
+    ]
+    assert [message["buttons"] for message in dispatcher.messages] == [
+        [*thumbs("HP-1"), more_like(1)],
+        [*thumbs("HP-4"), more_like(2)],
+        [*thumbs("HP-6"), more_like(3)],
+        OTHER_CHOICES,
     ]
 
 
@@ -162,7 +267,9 @@ async def test_the_cheaper_button_lowers_the_budget_below_what_was_shown(
     assert only_message(dispatcher)["text"] == (
         "Here's what I'd suggest:\n"
         "1. Sony WH-CH520 Wireless Headphones: €59, €219.99 under your €278.99 budget; "
-        "rated 4.2/5 from 300 reviews"
+        "rated 4.2/5 from 300 reviews\n"
+        "Reply 'cheaper', 'more like 1' or 'other brands' for other suggestions, "
+        "or say 'thumbs up for the first' or 'thumbs down on the first' to rate one."
     )
     assert events == [
         SlotSet("recommended_skus", ["HP-3"]),
@@ -234,6 +341,7 @@ async def test_more_like_the_first_one(recommender: Recommender, turn: Turn) -> 
         "more like the first one",
         intent="refine_recommendation",
         earlier=(SearchRequest(FIRST_NEED), FIRST_SHOWN),
+        channel="rest",
     )
 
     events, dispatcher = await run(ActionRecommendProducts(recommender), tracker)
@@ -241,7 +349,7 @@ async def test_more_like_the_first_one(recommender: Recommender, turn: Turn) -> 
     assert events[0] == SlotSet("recommended_skus", ["HP-4", "HP-6", "HP-3"])
     request = need_slot(events)
     assert (request.like_sku, request.exclude_skus, request.need) == ("HP-1", ("HP-1",), FIRST_NEED)
-    assert only_message(dispatcher)["buttons"] == BUTTONS
+    assert dispatcher.messages[0]["buttons"] == BUTTONS
 
 
 @pytest.mark.asyncio

@@ -234,3 +234,10 @@ def test_a_bad_torch_threads_setting_is_rejected(raw: str) -> None:
 
 def test_the_process_wide_embedder_uses_the_setting() -> None:
     assert get_embedder().torch_threads == get_settings().torch_threads
+
+
+def test_the_picture_address_is_not_embedded() -> None:
+    record = BY_SKU["HP-1"]
+    pictured = replace(record, attributes={**record.attributes, "image_url": "https://s.example/1"})
+
+    assert product_text(pictured) == product_text(record)

@@ -18,7 +18,7 @@ from actions.recommender.payloads import (
     SearchRequest,
     Vote,
 )
-from actions.recommender.ranking import Weights, bayesian_rating, rank
+from actions.recommender.ranking import Weights, bayesian_rating, image_url, rank
 from tests.actions.recommender.support import BY_SKU, CATALOGUE, FakeEmbedder, product
 
 BRANDS = sorted({record.brand for record in CATALOGUE})
@@ -333,3 +333,35 @@ def test_keyword_scores_add_their_weight(fake_index: ExactIndex) -> None:
         {sku: before[sku] for sku in before if sku != "HP-3"}
     )
     assert skus(boosted)[0] == "HP-3"
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("https://shop.example/p/1.jpg", "https://shop.example/p/1.jpg"),
+        ("  HTTPS://shop.example/a.png ", "HTTPS://shop.example/a.png"),
+        ("http://shop.example/a.png", None),
+        ("javascript:alert(1)", None),
+        ("https://shop.example/a b.png", None),
+        ("https://" + "x" * 2000, None),
+        (42, None),
+    ],
+)
+def test_only_https_picture_addresses_are_shown(value: object, expected: Optional[str]) -> None:
+    record = replace(BY_SKU["HP-1"], attributes={**BY_SKU["HP-1"].attributes, "image_url": value})
+
+    assert image_url(record) == expected
+
+
+def test_a_recommendation_carries_the_picture(fake_index: ExactIndex) -> None:
+    pictured = replace(
+        BY_SKU["HP-3"], attributes={**BY_SKU["HP-3"].attributes, "image_url": "https://s.example/3"}
+    )
+    candidates = [pictured if r.sku == "HP-3" else r for r in CATALOGUE]
+
+    items = found(search("headphones", fake_index, candidates=candidates)).items
+
+    by_sku = {item.sku: item for item in items}
+    assert by_sku["HP-3"].image_url == "https://s.example/3"
+    assert by_sku["HP-3"].to_dict()["image_url"] == "https://s.example/3"
+    assert by_sku["HP-1"].image_url is None and "image_url" not in by_sku["HP-1"].to_dict()
