@@ -63,7 +63,7 @@ async function login(event) {
     $("login-password").value = "";
     enterApp(result.agent);
   } catch (error) {
-    const message = error.status === 401 ? "Wrong username or password." : error.message;
+    const message = error.status === 401 ? "Wrong username or password." : sentence(error.message);
     showError($("login-error"), message);
     $("login-password").select();
   } finally {
@@ -107,15 +107,21 @@ function endSession(message) {
   showLogin(message);
 }
 
-// Reports an API failure where the agent will see it; returns nothing.
-function report(error, where) {
+// Reports an API failure where the agent will see it: an expired session
+// ends it, an unreachable service goes in the banner, the rest in `where`.
+function report(error, where = $("banner")) {
   if (error.status === 401) {
     endSession("Your session has expired. Please sign in again.");
   } else if (error.status === 0) {
     showBanner("Can't reach the handoff service. Retrying every few seconds\u2026");
   } else {
-    showError(where || $("ticket-error"), error.message);
+    showError(where, sentence(error.message));
   }
+}
+
+function sentence(message) {
+  const text = String(message);
+  return text.charAt(0).toUpperCase() + text.slice(1) + (/[.!?]$/.test(text) ? "" : ".");
 }
 
 // ---------------------------------------------------------------- queue
@@ -265,8 +271,9 @@ async function loadDetail(id) {
     if (error.status === 404) {
       state.selectedId = null;
       setDetail(null);
+      renderQueue();
     }
-    report(error);
+    report(error, error.status === 404 ? $("banner") : $("ticket-error"));
   }
 }
 
@@ -304,10 +311,10 @@ async function actionFailed(error, path) {
   if (path === "claim" && error.status === 409) {
     await loadDetail(state.selectedId);
     const owner = state.detail && state.detail.agent ? state.detail.agent.display_name : null;
-    showError($("ticket-error"), owner ? `Already claimed by ${owner}.` : error.message);
+    showError($("ticket-error"), owner ? `Already claimed by ${owner}.` : sentence(error.message));
     return;
   }
-  report(error);
+  report(error, $("ticket-error"));
 }
 
 function ticketChanged(detail) {

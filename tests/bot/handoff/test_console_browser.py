@@ -7,6 +7,8 @@ for Rasa's HTTP API. Debian's chromium is driven headless by Playwright.
 """
 
 import asyncio
+import base64
+import hashlib
 import os
 import re
 import shutil
@@ -40,6 +42,9 @@ PASSWORD = "correct horse battery"
 HOSTILE = '<script>window.__xss = 1</script><img src=x onerror="window.__xss=2">'
 CONVERSATION = "browser-conv-1"
 MINUS = "\u2212"
+INLINE_PROBE = "window.__inline = 1"
+# Chrome names a blocked inline script by its hash in the CSP report.
+PROBE_HASH = base64.b64encode(hashlib.sha256(INLINE_PROBE.encode()).digest()).decode()
 TIMEOUT_MS = 10_000
 
 
@@ -100,6 +105,7 @@ class FakeRasa:
 class RunningService:
     url: str
     database_url: str
+    process: "subprocess.Popen[bytes]"
 
 
 def point(label: str, score: float, text: str, minutes_ago: int) -> SentimentPoint:
@@ -184,7 +190,7 @@ def handoff_service(tmp_path: Path, fake_rasa: FakeRasa) -> Iterator[RunningServ
         )
     try:
         wait_until_up(f"http://127.0.0.1:{port}/health", process, log, 60)
-        yield RunningService(f"http://127.0.0.1:{port}", database_url)
+        yield RunningService(f"http://127.0.0.1:{port}", database_url, process)
     finally:
         process.terminate()
         try:
@@ -203,8 +209,11 @@ def ticket_store(handoff_service: RunningService) -> Iterator[HandoffStore]:
 
 
 @pytest.fixture
-def page(tmp_path: Path) -> Iterator[Any]:
-    """A fresh headless chromium page; fails the test on script errors or CSP reports."""
+def page(handoff_service: RunningService) -> Iterator[Any]:
+    """Headless chromium on the console; fails the test on script errors or CSP reports.
+
+    It is closed before the service stops (it depends on it).
+    """
     playwright_api = pytest.importorskip("playwright.sync_api")
     if shutil.which(CHROMIUM) is None:
         pytest.skip(f"{CHROMIUM} is missing; run `make setup`")
@@ -216,12 +225,16 @@ def page(tmp_path: Path) -> Iterator[Any]:
         page = context.new_page()
 
         def on_console(message: Any) -> None:
-            # Chrome logs every 4xx answer; the wrong password is meant to get one.
-            if message.type == "error" and "Failed to load resource" not in message.text:
+            # Chrome logs every 4xx answer and refused connection (the wrong password
+            # and the stopped service are meant to cause them); CSP reports still count.
+            network = ("Failed to load resource", "WebSocket connection to")
+            expected = message.text.startswith(network) or PROBE_HASH in message.text
+            if message.type == "error" and not expected:
                 problems.append(f"console: {message.text}")
 
         page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
         page.on("console", on_console)
+        page.goto(handoff_service.url)
         yield page
         context.close()
         browser.close()
@@ -245,7 +258,6 @@ def test_an_agent_takes_over_a_conversation_and_hands_it_back(
 
     ticket_id = ticket_store.open_ticket(escalation(CONVERSATION)).ticket_id
 
-    page.goto(handoff_service.url)
     log_in(page, "dana", "not the password")
     expect(page.locator("#login-error")).to_have_text("Wrong username or password.")
     expect(page.locator("#app-view")).to_be_hidden()
@@ -282,6 +294,19 @@ def test_an_agent_takes_over_a_conversation_and_hands_it_back(
     assert page.evaluate("typeof window.__xss") == "undefined"
     assert page.locator("img").count() == 0
     assert page.locator("script").count() == 1
+    # And had it become markup, the Content-Security-Policy would not run it.
+    with page.expect_console_message(lambda message: PROBE_HASH in message.text):
+        page.evaluate(
+            """probe => {
+                const script = document.createElement("script");
+                script.id = "probe";
+                script.textContent = probe;
+                document.body.append(script);
+            }""",
+            INLINE_PROBE,
+        )
+    assert page.evaluate("typeof window.__inline") == "undefined"
+    page.locator("#probe").evaluate("script => script.remove()")
     expect(page.locator("#transcript .message-customer .sentiment")).to_have_text(
         [f"neutral {MINUS}0.12", f"negative {MINUS}0.91"]
     )
@@ -420,7 +445,6 @@ def test_a_lost_claim_race_and_polling_while_the_socket_is_down(
 
     # Every websocket is refused, so the console must fall back to polling.
     page.route_web_socket("**/api/ws*", lambda socket: socket.close())
-    page.goto(handoff_service.url)
     log_in(page, "dana", PASSWORD)
     expect(page.locator("#connection")).to_have_text("Reconnecting \u00b7 updating every 5 s")
     expect(page.locator("#queue-empty")).to_be_visible()
@@ -477,3 +501,24 @@ def test_a_lost_claim_race_and_polling_while_the_socket_is_down(
     )
     expect(page.locator("#app-view")).to_be_hidden()
     assert page.evaluate("sessionStorage.getItem('handoff.token')") is None
+
+
+def test_the_console_says_when_the_service_is_down(
+    page: Any, handoff_service: RunningService
+) -> None:
+    from playwright.sync_api import expect
+
+    log_in(page, "dana", PASSWORD)
+    expect(page.locator("#connection")).to_have_text("Live")
+    expect(page.locator("#banner")).to_be_hidden()
+
+    # A crash: nothing is closed in an orderly way.
+    handoff_service.process.kill()
+    handoff_service.process.wait(15)
+
+    expect(page.locator("#banner")).to_have_text(
+        "Can't reach the handoff service. Retrying every few seconds\u2026"
+    )
+    expect(page.locator("#connection")).to_have_text("Reconnecting \u00b7 updating every 5 s")
+    # The agent stays signed in; the console keeps trying.
+    expect(page.locator("#app-view")).to_be_visible()
