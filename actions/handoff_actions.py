@@ -26,7 +26,8 @@ fails it logs the error and returns nothing, so the bot answers as usual.
 
 import asyncio
 import logging
-from typing import Any, Callable, List, Optional, Tuple
+from datetime import datetime
+from typing import Callable, List, Optional, Tuple
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
@@ -80,7 +81,7 @@ class ActionMonitorTurn(Action):
         store: Optional[HandoffStore] = None,
         catalogue: Optional[CatalogueRepository] = None,
         policy: Optional[EscalationPolicy] = None,
-        clock: Callable[[], Any] = utc_now,
+        clock: Callable[[], datetime] = utc_now,
     ) -> None:
         self._scorer = scorer
         self._store = store
