@@ -48,8 +48,7 @@ from actions.handoff_turn import (
 from actions.sentiment import SentimentScorer, get_sentiment_scorer
 from actions.settings import get_settings
 from bot.handoff.payloads import HandoffRequest, RecommendedProduct, SentimentPoint
-from bot.handoff.settings import get_handoff_settings
-from bot.handoff.store import HandoffStore
+from bot.handoff.store import HandoffStore, get_handoff_store
 
 logger = logging.getLogger(__name__)
 
@@ -104,7 +103,7 @@ class ActionMonitorTurn(Action):
     def store(self) -> HandoffStore:
         """The handoff store, created on first use."""
         if self._store is None:
-            self._store = HandoffStore(get_database(), settings=get_handoff_settings())
+            self._store = get_handoff_store()
         return self._store
 
     @property
