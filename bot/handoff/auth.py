@@ -7,6 +7,7 @@ made with a valid token also marks the agent online (``last_seen_at``).
 """
 
 import contextlib
+import functools
 import hashlib
 import hmac
 import math
@@ -78,8 +79,10 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8", "replace")).hexdigest()
 
 
-# Checked against when the username is unknown, so that both cases take as long.
-_DUMMY_HASH = hash_password(secrets.token_urlsafe(16))
+@functools.lru_cache(maxsize=1)
+def _dummy_hash() -> str:
+    """A hash checked when the username is unknown, so both cases take as long."""
+    return hash_password(secrets.token_urlsafe(16))
 
 
 def normalise_username(username: str) -> str:
@@ -162,7 +165,7 @@ class AgentAccounts:
             row = session.execute(
                 select(AgentRow).where(AgentRow.username == name)
             ).scalar_one_or_none()
-            matches = verify_password(password, row.password_hash if row else _DUMMY_HASH)
+            matches = verify_password(password, row.password_hash if row else _dummy_hash())
             if row is None or not matches or not row.active:
                 return None
             token = secrets.token_urlsafe(32)

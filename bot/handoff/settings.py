@@ -6,7 +6,7 @@ database is the project database (``ASSISTANT_DATABASE_URL``, see
 """
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Mapping, Optional
 from urllib.parse import urlsplit
@@ -60,7 +60,9 @@ class HandoffSettings:
     rasa_url: str = "http://localhost:5005"
     rasa_token: Optional[str] = None
     rasa_timeout_s: int = 10
-    office_hours: OfficeHours = OfficeHours.parse(DEFAULT_OFFICE_HOURS, DEFAULT_TIMEZONE)
+    office_hours: OfficeHours = field(
+        default_factory=lambda: OfficeHours.parse(DEFAULT_OFFICE_HOURS, DEFAULT_TIMEZONE)
+    )
     token_ttl_s: int = 43200
     max_message_chars: int = 4000
     login_max_failures: int = 5
