@@ -1,9 +1,12 @@
 import json
 from typing import Any, Dict, List
 
+import jsonschema
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
+from rasa.shared.core.events import BotUttered, Event, SlotSet
+from rasa.shared.utils.schemas.events import EVENTS_SCHEMA
 
 from bot.handoff.rasa_gateway import HttpRasaGateway, OutboundMessage, RasaUnavailable
 
@@ -119,3 +122,19 @@ def test_hand_back_and_close_events() -> None:
         "text": "Closed",
         "metadata": {"handoff": {"ticket_id": 3, "message_id": 9, "closed": True}},
     }
+
+
+def test_rasa_accepts_the_events() -> None:
+    """The events pass Rasa's own request schema and parse into the right events."""
+    reply = OutboundMessage(7, 3, "c", "reply", "Hi", "Dana").rasa_events()
+    handback = OutboundMessage(8, 3, "c", "handback", "Back", "Dana").rasa_events()
+    jsonschema.validate(reply, EVENTS_SCHEMA)
+    jsonschema.validate(handback, EVENTS_SCHEMA)
+
+    assert Event.from_parameters(reply[0]) == BotUttered(
+        "Hi", metadata={"handoff": {"ticket_id": 3, "message_id": 7, "agent": "Dana"}}
+    )
+    parsed = [Event.from_parameters(event) for event in handback]
+    assert parsed[:2] == [SlotSet("handoff_active", False), SlotSet("handoff_ticket_id", None)]
+    assert isinstance(parsed[2], BotUttered)
+    assert parsed[2].metadata == {"handoff": {"ticket_id": 3, "message_id": 8, "handback": True}}
