@@ -11,7 +11,7 @@ const $ = (id) => document.getElementById(id);
 const state = {
   me: null,
   filter: "open",
-  tickets: new Map(), // id -> { ticket, fetchedAt, rank, waiting }
+  tickets: new Map(), // id -> { ticket, fetchedAt, waiting }
   selectedId: null,
   detail: null,
   detailFetchedAt: 0,
@@ -139,10 +139,7 @@ async function loadQueue() {
     if (filter !== state.filter) return;
     const now = Date.now();
     state.tickets = new Map(
-      result.tickets.map((ticket, rank) => [
-        ticket.id,
-        { ticket, fetchedAt: now, rank, waiting: customerWaits(ticket) },
-      ]),
+      result.tickets.map((ticket) => [ticket.id, { ticket, fetchedAt: now, waiting: customerWaits(ticket) }]),
     );
     showBanner("");
     renderQueue();
@@ -184,20 +181,17 @@ function customerWaits(ticket, known = false, message = null) {
 function upsertTicket(ticket, message = null) {
   if (matchesFilter(ticket)) {
     const known = state.tickets.get(ticket.id);
-    // The closed list is newest first: a ticket that just ended goes on top.
-    const rank = known ? known.rank : -Date.now();
     const waiting = customerWaits(ticket, known ? known.waiting : false, message);
-    state.tickets.set(ticket.id, { ticket, fetchedAt: Date.now(), rank, waiting });
+    state.tickets.set(ticket.id, { ticket, fetchedAt: Date.now(), waiting });
   } else {
     state.tickets.delete(ticket.id);
   }
   renderQueue();
 }
 
+// The service's order: highest priority first, then the oldest.
 function sortedTickets() {
-  const entries = [...state.tickets.values()];
-  if (state.filter === "closed") return entries.sort((a, b) => a.rank - b.rank);
-  return entries.sort((a, b) => {
+  return [...state.tickets.values()].sort((a, b) => {
     if (b.ticket.priority !== a.ticket.priority) return b.ticket.priority - a.ticket.priority;
     return Date.parse(a.ticket.created_at) - Date.parse(b.ticket.created_at) || a.ticket.id - b.ticket.id;
   });

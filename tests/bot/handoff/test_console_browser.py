@@ -419,15 +419,59 @@ def test_an_agent_takes_over_a_conversation_and_hands_it_back(
             },
         ],
     )
+    expect(system_line.locator(".undelivered")).to_have_count(0)
     expect(page.locator("#queue-list .queue-item")).to_have_count(0)
     expect(page.locator("#queue-empty")).to_be_visible()
     expect(reply).to_be_disabled()
     expect(page.locator("#reply-hint")).to_have_text("This conversation is back with the bot.")
 
+    # A new escalation appears live; this time the agent works by keyboard and closes it.
+    second_id = ticket_store.open_ticket(escalation("browser-conv-3", "Cancel it. Now.")).ticket_id
+    expect(item.locator(".preview")).to_have_text("Cancel it. Now.")
+    item.focus()
+    page.keyboard.press("Enter")
+    expect(page.locator("#ticket-title")).to_have_text(f"Ticket #{second_id} \u00b7 Very upset")
+    page.get_by_role("button", name="Claim").focus()
+    page.keyboard.press("Enter")
+    expect(page.locator("#ticket-meta .status")).to_have_text("Assigned \u00b7 you")
+    page.get_by_role("button", name="Close").focus()
+    page.keyboard.press("Enter")
+    expect(page.locator("#ticket-meta .status")).to_have_text("Closed \u00b7 you")
+    close_line = page.locator("#transcript .message-system").last
+    expect(close_line.locator(".message-text")).to_have_text(
+        "Our team has closed this conversation. "
+        "You're back with the virtual assistant if you need anything else."
+    )
+    close_id = int(close_line.get_attribute("data-message-id") or "0")
+    calls = fake_rasa.wait_for_calls(3)
+    assert calls[2] == RasaCall(
+        path="/conversations/browser-conv-3/tracker/events",
+        query={"output_channel": "latest", "execute_side_effects": "true"},
+        events=[
+            {"event": "slot", "name": "handoff_active", "value": False},
+            {"event": "slot", "name": "handoff_ticket_id", "value": None},
+            {
+                "event": "bot",
+                "text": "Our team has closed this conversation. "
+                "You're back with the virtual assistant if you need anything else.",
+                "metadata": {
+                    "handoff": {"ticket_id": second_id, "message_id": close_id, "closed": True}
+                },
+            },
+        ],
+    )
+    expect(close_line.locator(".undelivered")).to_have_count(0)
+    expect(page.locator("#queue-list .queue-item")).to_have_count(0)
+
+    # Like every list: the highest priority first (the first customer was the angrier).
     page.get_by_label("Show tickets").select_option("closed")
     expect(page.locator("#queue-list .queue-item-status")).to_have_text(
-        f"#{ticket_id} \u00b7 Handed back \u00b7 Dana Agent"
+        [
+            f"#{ticket_id} \u00b7 Handed back \u00b7 Dana Agent",
+            f"#{second_id} \u00b7 Closed \u00b7 Dana Agent",
+        ]
     )
+    page.screenshot(path=str(tmp_path / "console-closed.png"), full_page=True)
 
     page.get_by_role("button", name="Log out").click()
     expect(page.locator("#login-view")).to_be_visible()
