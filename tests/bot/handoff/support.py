@@ -13,6 +13,7 @@ from bot.handoff.payloads import (
 )
 from bot.handoff.rasa_gateway import RasaGateway, RasaUnavailable
 from bot.handoff.settings import HandoffSettings
+from bot.handoff.store import HandoffStore
 
 # A Friday, 11:00 in Vienna: within the default office hours.
 NOW = datetime(2025, 3, 14, 10, 0, tzinfo=timezone.utc)
@@ -146,3 +147,18 @@ class Service:
                 return 204, None
             assert response.content_type == "application/json", response.content_type
             return response.status, await response.json()
+
+
+async def claimed_ticket(service: Service, store: HandoffStore, token: str) -> int:
+    """Open a ticket for "conv-1" and claim it through the API."""
+    ticket_id = store.open_ticket(request()).ticket_id
+    status, body = await service.call("POST", f"/api/tickets/{ticket_id}/claim", token)
+    assert status == 200, body
+    return ticket_id
+
+
+async def detail(service: Service, token: str, ticket_id: int) -> Dict[str, Any]:
+    """Read a ticket through the API."""
+    status, body = await service.call("GET", f"/api/tickets/{ticket_id}", token)
+    assert status == 200, body
+    return body
