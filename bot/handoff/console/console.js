@@ -2,7 +2,7 @@
 // the agent's actions on it. No framework; state lives in `state` and the
 // render functions rebuild the parts of the page that depend on it.
 
-import { ApiError, LiveConnection, api, storeToken, storedToken } from "./api.js";
+import { LiveConnection, api, storeToken, storedToken } from "./api.js";
 import { renderTicket, renderTranscript } from "./ticket.js";
 import { queueItem, waitingText } from "./view.js";
 
@@ -14,8 +14,7 @@ const state = {
   tickets: new Map(), // id -> { ticket, fetchedAt, waiting }
   selectedId: null,
   detail: null,
-  detailFetchedAt: 0,
-  busy: false,
+  busy: new Set(), // ticket actions in flight, e.g. "3/claim"
 };
 
 let live = null;
@@ -34,7 +33,7 @@ async function start() {
     enterApp(await api("GET", "/api/me"));
   } catch (error) {
     if (error.status === 401) storeToken(null);
-    showLogin(error.status === 401 || error.status === undefined ? "" : error.message);
+    showLogin(error.status === 401 ? "" : sentence(error.message));
   }
 }
 
@@ -136,7 +135,7 @@ async function loadQueue() {
   const filter = state.filter;
   try {
     const result = await api("GET", `/api/tickets?status=${encodeURIComponent(filter)}`);
-    if (filter !== state.filter) return;
+    if (!state.me || filter !== state.filter) return;
     const now = Date.now();
     state.tickets = new Map(
       result.tickets.map((ticket) => [ticket.id, { ticket, fetchedAt: now, waiting: customerWaits(ticket) }]),
@@ -273,7 +272,6 @@ async function loadDetail(id) {
 
 function setDetail(detail) {
   state.detail = detail;
-  state.detailFetchedAt = Date.now();
   renderTicket(state.detail, state.me);
 }
 
@@ -285,19 +283,22 @@ function scheduleDetailRefresh() {
   }, 150);
 }
 
-// Runs one of the agent's ticket actions, keeping buttons from double-firing.
+// Runs one of the agent's ticket actions; a second click or Enter while the
+// same action is under way does nothing (the text stays in its box).
 async function ticketAction(path, body, onDone) {
   const id = state.selectedId;
-  if (id === null || state.busy) return;
-  state.busy = true;
+  const key = `${id}/${path}`;
+  if (id === null || state.busy.has(key)) return;
+  state.busy.add(key);
   showError($("ticket-error"), "");
   try {
     const result = await api("POST", `/api/tickets/${id}/${path}`, body);
     if (state.selectedId === id) onDone(result);
   } catch (error) {
     if (state.selectedId === id) await actionFailed(error, path);
+    else report(error);
   } finally {
-    state.busy = false;
+    state.busy.delete(key);
   }
 }
 
