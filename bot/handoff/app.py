@@ -91,6 +91,7 @@ def create_app(
         )
     _add_routes(app, console_dir)
     app.cleanup_ctx.append(_background_loops)
+    app.on_shutdown.append(_close_websockets)
     return app
 
 
@@ -175,6 +176,13 @@ async def _auth_middleware(request: web.Request, handler: Handler) -> web.Stream
     request[api.AGENT] = agent
     request[api.TOKEN] = token
     return await handler(request)
+
+
+async def _close_websockets(app: web.Application) -> None:
+    # Runs before aiohttp waits for open handlers: an open agent socket would
+    # otherwise hold a shutdown (SIGTERM) for aiohttp's whole grace period.
+    for socket in list(app[api.SERVICES].hub.sockets):
+        await socket.close(code=WSCloseCode.GOING_AWAY, message=b"server shutdown")
 
 
 async def _background_loops(app: web.Application) -> AsyncIterator[None]:

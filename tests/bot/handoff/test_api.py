@@ -3,6 +3,7 @@ from dataclasses import replace
 from typing import Awaitable, Callable
 
 import pytest
+from aiohttp import WSMsgType
 
 from actions.db import Database
 from bot.handoff.auth import AgentAccounts
@@ -368,3 +369,20 @@ async def _last_error(service: Service, token: str, ticket_id: int, error: str) 
     body = await detail(service, token, ticket_id)
     last = body["messages"][-1]
     return last["delivered"] is False and last["delivery_error"] == error
+
+
+async def test_shutdown_closes_open_agent_websockets_first(
+    start_service: Start, database: Database, agents: AgentAccounts
+) -> None:
+    service = await start_service(database)
+    token = await service.login("dana")
+
+    async with service.client.ws_connect(f"/api/ws?token={token}") as socket:
+        await socket.send_json({"type": "ping"})
+        assert await socket.receive_json(timeout=5) == {"type": "pong"}
+        # What SIGTERM runs first; before the fix the socket stayed open here.
+        await service.client.server.app.shutdown()
+        closing = await socket.receive(timeout=5)
+
+    # (aiohttp reports 1000: the handler's own close frame goes out first.)
+    assert closing.type == WSMsgType.CLOSE
