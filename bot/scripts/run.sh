@@ -1,13 +1,22 @@
 #!/usr/bin/env bash
-# Starts the embedded default: the action server and one Rasa server (REST and
-# socket.io channels) on the newest model in models/, with the SQLite tracker
-# store in .data/. Stops both on Ctrl-C. Called by `make run` after `make train`.
+# Starts the embedded default: the action server, one Rasa server (REST and
+# socket.io channels, HTTP API for the handoff service) on the newest model in
+# models/, and the handoff service with the agent console, all on SQLite files
+# in .data/. Stops them on Ctrl-C. Called by `make run` after `make train`.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 BIN=.venv/bin
 RASA_PORT="${RASA_PORT:-5005}"
 ACTIONS_PORT="${ACTIONS_PORT:-5055}"
+export HANDOFF_PORT="${HANDOFF_PORT:-5077}"
+export HANDOFF_RASA_URL="${HANDOFF_RASA_URL:-http://localhost:$RASA_PORT}"
+# With RASA_AUTH_TOKEN set, Rasa's HTTP API requires it and the handoff service sends it.
+rasa_auth=()
+if [[ -n "${RASA_AUTH_TOKEN:-}" ]]; then
+  rasa_auth=(--auth-token "$RASA_AUTH_TOKEN")
+  export HANDOFF_RASA_TOKEN="$RASA_AUTH_TOKEN"
+fi
 mkdir -p .data logs
 
 if ! ls models/*.tar.gz >/dev/null 2>&1; then
@@ -47,12 +56,17 @@ pids+=($!)
 
 wait_for "http://localhost:$ACTIONS_PORT/health" "${pids[0]}" logs/actions.log 60
 
+"$BIN/python" -m bot.handoff serve --port "$HANDOFF_PORT" >logs/handoff.log 2>&1 &
+pids+=($!)
+
+wait_for "http://localhost:$HANDOFF_PORT/health" "${pids[1]}" logs/handoff.log 60
+
 "$BIN/rasa" run --model models --credentials credentials.yml --endpoints endpoints.yml \
-  --port "$RASA_PORT" --cors "*" >logs/rasa.log 2>&1 &
+  --port "$RASA_PORT" --cors "*" --enable-api "${rasa_auth[@]}" >logs/rasa.log 2>&1 &
 pids+=($!)
 
 echo "Loading the model (about a minute)..."
-wait_for "http://localhost:$RASA_PORT/" "${pids[1]}" logs/rasa.log 180
+wait_for "http://localhost:$RASA_PORT/" "${pids[2]}" logs/rasa.log 180
 
 cat <<MSG
 
@@ -62,7 +76,9 @@ The assistant is running. Talk to it:
                 -d '{"sender": "me", "message": "where is my order ORD-104233?"}'
   socket.io:  http://localhost:$RASA_PORT (path /socket.io, events user_uttered / bot_uttered)
   Actions:    http://localhost:$ACTIONS_PORT/health
-Logs are in logs/rasa.log and logs/actions.log. Press Ctrl-C to stop.
+Agent console: http://localhost:$HANDOFF_PORT/  (create an account first:
+  .venv/bin/python -m bot.handoff create-agent alice --display-name Alice)
+Logs are in logs/rasa.log, logs/actions.log and logs/handoff.log. Press Ctrl-C to stop.
 MSG
 
 wait -n "${pids[@]}"
