@@ -6,8 +6,9 @@ an existing ``.tar.gz`` model to skip training while iterating locally.
 
 import os
 import subprocess
+import sys
 from pathlib import Path
-from typing import Dict, Iterator
+from typing import Dict, Iterator, List
 
 import pytest
 
@@ -39,53 +40,111 @@ def trained_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return models[0]
 
 
+AGENT_USERNAME = "dana"
+AGENT_PASSWORD = "e2e agent password 42"
+
+
 @pytest.fixture(scope="session")
 def servers(
     trained_model: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Dict[str, str]]:
-    """An action server and a Rasa server on free ports with a fresh SQLite database."""
+    """The action server, a Rasa server and the handoff service on free ports.
+
+    They share a fresh SQLite database. Sentiment comes from VADER (the model
+    directory is empty) so that escalation is deterministic, and the office is
+    always open so that replies do not depend on when the tests run.
+    """
     tmp = tmp_path_factory.mktemp("servers")
     database_url = f"sqlite:///{tmp / 'assistant.db'}"
-    env = {**os.environ, "ASSISTANT_DATABASE_URL": database_url, "TF_CPP_MIN_LOG_LEVEL": "3"}
-    actions_port, rasa_port = free_port(), free_port()
+    actions_port, rasa_port, handoff_port = free_port(), free_port(), free_port()
+    (tmp / "no-sentiment-model").mkdir()
+    env = {
+        **os.environ,
+        "ASSISTANT_DATABASE_URL": database_url,
+        "ASSISTANT_SENTIMENT_MODEL_DIR": str(tmp / "no-sentiment-model"),
+        "HANDOFF_OFFICE_HOURS": "24/7",
+        "HANDOFF_RASA_URL": f"http://127.0.0.1:{rasa_port}",
+        "HANDOFF_POLL_INTERVAL_MS": "200",
+        "HANDOFF_RETRY_MAX_S": "2",
+        "HANDOFF_AGENT_PASSWORD": AGENT_PASSWORD,
+        "TF_CPP_MIN_LOG_LEVEL": "3",
+    }
     endpoints = tmp / "endpoints.yml"
     endpoints.write_text(f'action_endpoint:\n  url: "http://127.0.0.1:{actions_port}/webhook"\n')
-    processes = []
+    created = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bot.handoff",
+            "create-agent",
+            AGENT_USERNAME,
+            "--display-name",
+            "Dana",
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert created.returncode == 0, created.stdout + created.stderr
+    processes: List[subprocess.Popen] = []
+
+    def start(name: str, args: List[str], health_url: str, seconds: int) -> None:
+        log = tmp / f"{name}.log"
+        process = subprocess.Popen(
+            args, cwd=ROOT, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT
+        )
+        processes.append(process)
+        wait_until_up(health_url, process, log, seconds)
+
     try:
-        actions_log = tmp / "actions.log"
-        processes.append(
-            subprocess.Popen(
-                [RASA, "run", "actions", "--actions", "actions", "--port", str(actions_port)],
-                cwd=ROOT,
-                env=env,
-                stdout=actions_log.open("w"),
-                stderr=subprocess.STDOUT,
-            )
+        start(
+            "actions",
+            [RASA, "run", "actions", "--actions", "actions", "--port", str(actions_port)],
+            f"http://127.0.0.1:{actions_port}/health",
+            90,
         )
-        wait_until_up(f"http://127.0.0.1:{actions_port}/health", processes[0], actions_log, 90)
-        rasa_log = tmp / "rasa.log"
-        processes.append(
-            subprocess.Popen(
-                [
-                    RASA,
-                    "run",
-                    "--model",
-                    str(trained_model),
-                    "--endpoints",
-                    str(endpoints),
-                    "--credentials",
-                    "credentials.yml",
-                    "--port",
-                    str(rasa_port),
-                ],
-                cwd=ROOT,
-                env=env,
-                stdout=rasa_log.open("w"),
-                stderr=subprocess.STDOUT,
-            )
+        start(
+            "handoff",
+            [
+                sys.executable,
+                "-m",
+                "bot.handoff",
+                "serve",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(handoff_port),
+            ],
+            f"http://127.0.0.1:{handoff_port}/health",
+            60,
         )
-        wait_until_up(f"http://127.0.0.1:{rasa_port}/", processes[1], rasa_log, 300)
-        yield {"rasa": f"http://127.0.0.1:{rasa_port}", "database_url": database_url}
+        start(
+            "rasa",
+            [
+                RASA,
+                "run",
+                "--model",
+                str(trained_model),
+                "--endpoints",
+                str(endpoints),
+                "--credentials",
+                "credentials.yml",
+                "--port",
+                str(rasa_port),
+                "--enable-api",
+            ],
+            f"http://127.0.0.1:{rasa_port}/",
+            300,
+        )
+        yield {
+            "rasa": f"http://127.0.0.1:{rasa_port}",
+            "handoff": f"http://127.0.0.1:{handoff_port}",
+            "database_url": database_url,
+            "agent_username": AGENT_USERNAME,
+            "agent_password": AGENT_PASSWORD,
+        }
     finally:
         for process in processes:
             process.terminate()
