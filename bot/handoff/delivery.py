@@ -63,7 +63,7 @@ class Outbox:
         """
         now = self._clock()
         statement = (
-            select(MessageRow, TicketRow.conversation_id)
+            select(MessageRow, TicketRow.conversation_id, TicketRow.channel)
             .join(TicketRow, TicketRow.id == MessageRow.ticket_id)
             .where(MessageRow.delivered_at.is_(None), MessageRow.delivery.is_not(None))
             .order_by(MessageRow.id)
@@ -72,14 +72,15 @@ class Outbox:
         pending: Dict[str, List[OutboundMessage]] = {}
         blocked = set()
         with self._transaction("reading the outbox") as session:
-            for row, conversation_id in session.execute(statement).all():
+            for row, conversation_id, channel in session.execute(statement).all():
                 if conversation_id in blocked:
                     continue
                 if conversation_id not in pending and row.next_attempt_at is not None:
                     if row.next_attempt_at > now:
                         blocked.add(conversation_id)  # its head waits; so does the rest
                         continue
-                pending.setdefault(conversation_id, []).append(_outbound(row, conversation_id))
+                line = _outbound(row, conversation_id, channel)
+                pending.setdefault(conversation_id, []).append(line)
         return pending
 
     def pending_count(self) -> int:
@@ -181,7 +182,7 @@ class DeliveryLoop:
         return len(lines)
 
 
-def _outbound(row: MessageRow, conversation_id: str) -> OutboundMessage:
+def _outbound(row: MessageRow, conversation_id: str, channel: str) -> OutboundMessage:
     return OutboundMessage(
         message_id=row.id,
         ticket_id=row.ticket_id,
@@ -189,6 +190,7 @@ def _outbound(row: MessageRow, conversation_id: str) -> OutboundMessage:
         kind=row.delivery,
         text=row.text,
         agent_name=row.agent_name,
+        channel=channel,
     )
 
 

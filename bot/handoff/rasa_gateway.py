@@ -17,6 +17,8 @@ from urllib.parse import quote
 import aiohttp
 
 _ERROR_BODY_CHARS = 200
+WIDGET_CHANNEL = "socketio"
+"""Rasa's name of the socket.io channel, the one the web widget uses."""
 
 
 class RasaUnavailable(Exception):
@@ -34,6 +36,7 @@ class OutboundMessage:
         kind: "reply" (an agent's message), "handback" or "close".
         text: What the customer is shown.
         agent_name: The agent's display name.
+        channel: The ticket's channel (Rasa's input channel name), if known.
     """
 
     message_id: int
@@ -42,6 +45,7 @@ class OutboundMessage:
     kind: str
     text: str
     agent_name: Optional[str]
+    channel: Optional[str] = None
 
     def rasa_events(self) -> List[Dict[str, Any]]:
         """Return the Rasa tracker events that deliver this line.
@@ -49,17 +53,43 @@ class OutboundMessage:
         A reply is one bot message with ``metadata.handoff.agent``; a hand
         back or close first resets the ``handoff_active`` and
         ``handoff_ticket_id`` slots, so the bot answers again.
+
+        Rasa's socket.io channel emits only the text of a bot message, not its
+        metadata. For a conversation on that channel (the web widget) the bot
+        message therefore also carries ``data.custom = {"data": {"handoff":
+        {...}}}``: Rasa emits it right after the text, as its own
+        ``bot_uttered`` event whose payload is ``{"handoff": {...}}`` (the same
+        fields as the metadata plus ``parts``, the number of text messages Rasa
+        split the text into). The widget labels the agent's messages with it
+        and tells messages it has shown from ones it missed. Other channels
+        would send a custom payload to the customer as is, so only socket.io
+        gets one.
         """
         handoff: Dict[str, Any] = {"ticket_id": self.ticket_id, "message_id": self.message_id}
         if self.kind == "reply":
             handoff["agent"] = self.agent_name
-            return [{"event": "bot", "text": self.text, "metadata": {"handoff": handoff}}]
-        handoff["handback" if self.kind == "handback" else "closed"] = True
+        else:
+            handoff["handback" if self.kind == "handback" else "closed"] = True
+        message: Dict[str, Any] = {
+            "event": "bot",
+            "text": self.text,
+            "metadata": {"handoff": handoff},
+        }
+        if self.channel == WIDGET_CHANNEL:
+            marker = {**handoff, "parts": _socketio_parts(self.text)}
+            message["data"] = {"custom": {"data": {"handoff": marker}}}
+        if self.kind == "reply":
+            return [message]
         return [
             {"event": "slot", "name": "handoff_active", "value": False},
             {"event": "slot", "name": "handoff_ticket_id", "value": None},
-            {"event": "bot", "text": self.text, "metadata": {"handoff": handoff}},
+            message,
         ]
+
+
+def _socketio_parts(text: str) -> int:
+    """How many messages Rasa's socket.io channel makes of a text (one per paragraph)."""
+    return len(text.strip().split("\n\n"))
 
 
 class RasaGateway(abc.ABC):

@@ -71,3 +71,23 @@ async def test_the_pause_doubles_up_to_the_limit(database: Database, clock: Cloc
     detail = store.ticket_detail(ticket_id)
     assert detail.messages[-1].delivered is False
     assert detail.messages[-1].delivery_error == "Rasa is down (fake)"
+
+
+async def test_a_widget_conversation_gets_the_handoff_marker(
+    database: Database, clock: Clock
+) -> None:
+    store, dana, outbox = setup(database, clock)
+    widget = store.open_ticket(request("widget-session", channel="socketio")).ticket_id
+    rest = store.open_ticket(request("rest-sender", channel="rest")).ticket_id
+    store.claim(widget, dana)
+    store.claim(rest, dana)
+    line = store.reply(widget, dana, "Hello from Dana")
+    store.reply(rest, dana, "Hello over REST")
+    gateway = FakeRasaGateway()
+    loop = DeliveryLoop(outbox, gateway, poll_interval_s=0.01)
+
+    assert await loop.deliver_due() == 2
+    calls = dict(gateway.calls)
+    marker = {"ticket_id": widget, "message_id": line.id, "agent": "Dana", "parts": 1}
+    assert calls["widget-session"][0]["data"] == {"custom": {"data": {"handoff": marker}}}
+    assert "data" not in calls["rest-sender"][0]

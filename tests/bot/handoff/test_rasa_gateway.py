@@ -138,3 +138,77 @@ def test_rasa_accepts_the_events() -> None:
     assert parsed[:2] == [SlotSet("handoff_active", False), SlotSet("handoff_ticket_id", None)]
     assert isinstance(parsed[2], BotUttered)
     assert parsed[2].metadata == {"handoff": {"ticket_id": 3, "message_id": 8, "handback": True}}
+
+
+def test_a_widget_conversation_also_gets_the_handoff_as_a_custom_payload() -> None:
+    """Rasa's socket.io channel drops metadata; the widget reads the custom payload."""
+    reply = OutboundMessage(7, 3, "c", "reply", "Hi\n\nI'm Dana.\n", "Dana", "socketio")
+    close = OutboundMessage(9, 3, "c", "close", "Closed", "Dana", "socketio")
+
+    assert reply.rasa_events() == [
+        {
+            "event": "bot",
+            "text": "Hi\n\nI'm Dana.\n",
+            "metadata": {"handoff": {"ticket_id": 3, "message_id": 7, "agent": "Dana"}},
+            "data": {
+                "custom": {
+                    "data": {
+                        "handoff": {"ticket_id": 3, "message_id": 7, "agent": "Dana", "parts": 2}
+                    }
+                }
+            },
+        }
+    ]
+    assert close.rasa_events()[2]["data"] == {
+        "custom": {
+            "data": {"handoff": {"ticket_id": 3, "message_id": 9, "closed": True, "parts": 1}}
+        }
+    }
+    jsonschema.validate(reply.rasa_events(), EVENTS_SCHEMA)
+    parsed = Event.from_parameters(reply.rasa_events()[0])
+    assert isinstance(parsed, BotUttered)
+    assert parsed.data["custom"] == {
+        "data": {"handoff": {"ticket_id": 3, "message_id": 7, "agent": "Dana", "parts": 2}}
+    }
+
+
+@pytest.mark.parametrize("channel", [None, "rest", "telegram", "slack", "twilio", "facebook"])
+def test_other_channels_get_no_custom_payload(channel: Any) -> None:
+    # Their output channels would send a custom payload to the customer as a message.
+    events = OutboundMessage(7, 3, "c", "reply", "Hi", "Dana", channel).rasa_events()
+    assert events == [
+        {
+            "event": "bot",
+            "text": "Hi",
+            "metadata": {"handoff": {"ticket_id": 3, "message_id": 7, "agent": "Dana"}},
+        }
+    ]
+
+
+class RecordingSocketServer:
+    """Stands in for python-socketio's server under Rasa's SocketIOOutput."""
+
+    def __init__(self) -> None:
+        self.emitted: List[Dict[str, Any]] = []
+
+    async def emit(self, event: str, data: Any = None, room: Any = None) -> None:
+        self.emitted.append({"event": event, "data": data, "room": room})
+
+
+@pytest.mark.asyncio
+async def test_rasas_socketio_channel_emits_the_text_then_the_handoff() -> None:
+    from rasa.core.channels.socketio import SocketIOOutput
+
+    sio = RecordingSocketServer()
+    reply = OutboundMessage(7, 3, "sess-1", "reply", "Hi\n\nI'm Dana.", "Dana", "socketio")
+    bot = Event.from_parameters(reply.rasa_events()[0])
+    assert isinstance(bot, BotUttered)
+
+    await SocketIOOutput(sio, "bot_uttered").send_response("sess-1", bot.message())
+
+    marker = {"ticket_id": 3, "message_id": 7, "agent": "Dana", "parts": 2}
+    assert sio.emitted == [
+        {"event": "bot_uttered", "data": {"text": "Hi"}, "room": "sess-1"},
+        {"event": "bot_uttered", "data": {"text": "I'm Dana."}, "room": "sess-1"},
+        {"event": "bot_uttered", "data": {"handoff": marker}, "room": "sess-1"},
+    ]
