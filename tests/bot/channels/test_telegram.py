@@ -168,7 +168,8 @@ async def test_updates_without_text_are_acknowledged_and_ignored(
 ) -> None:
     photo = text_update("")
     del photo["message"]["text"]
-    photo["message"]["photo"] = [{"file_id": "AgAD", "file_unique_id": "x", "width": 9, "height": 9}]
+    size = {"file_id": "AgAD", "file_unique_id": "x", "width": 9, "height": 9}
+    photo["message"]["photo"] = [size]
     poll = {"update_id": 3, "poll": {"id": "1", "question": "?", "options": []}}
     for update in (photo, poll):
         assert await post(url, json.dumps(update).encode(), signed()) == (
