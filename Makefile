@@ -7,11 +7,13 @@ RASA := $(BIN)/rasa
 DATASETS ?= ../shared/datasets
 MODEL_DIR := models
 
-.PHONY: help setup train train-sentiment run test test-fast lint validate bench-intents bench-sentiment clean
+.PHONY: help setup train train-sentiment run run-prod stop-prod test test-fast lint validate bench-intents bench-sentiment clean
 
 help:
 	@echo "make setup          create .venv and install everything (idempotent)"
 	@echo "make run            train if needed, start Rasa (REST + socket.io) and the action server"
+	@echo "make run-prod       production mode: 2 Rasa + 2 action servers behind nginx on PostgreSQL,"
+	@echo "                    Redis and RabbitMQ (docs/deployment.md); make stop-prod stops it"
 	@echo "make test           the whole test suite, slow tests and Rasa test stories included"
 	@echo "make test-fast      unit tests only (no model training)"
 	@echo "make train          rasa train (skipped by Rasa when nothing changed)"
@@ -40,12 +42,23 @@ $(VENV)/.installed: requirements.txt | $(BIN)/python
 # (`playwright install` cannot download browsers here).
 setup: $(VENV)/.installed
 	@command -v chromium >/dev/null || apt-get install -y chromium
+	@command -v nginx >/dev/null || apt-get install -y nginx
 
 train: setup
 	$(RASA) train --config config.yml --domain domain.yml --data bot/data --out $(MODEL_DIR)
 
 run: train
 	bash bot/scripts/run.sh
+
+# Production mode (docs/deployment.md): settings from the environment.
+run-prod: train
+	bash bot/scripts/run_prod.sh
+
+stop-prod:
+	@pid_file="$${PROD_RUN_DIR:-.data/prod}/supervisor.pid"; \
+	if [ -s "$$pid_file" ] && kill "$$(cat "$$pid_file")" 2>/dev/null; then \
+		echo "Stopping production mode (pid $$(cat "$$pid_file"))."; \
+	else echo "Production mode is not running."; fi
 
 test: setup
 	$(BIN)/pytest --slow

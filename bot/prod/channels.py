@@ -1,0 +1,176 @@
+"""Channels of production mode: a failed message is reported, never silently dropped.
+
+Rasa's REST channel answers ``200 []`` when handling a message raised (the
+tracker store or the lock store is down): the client cannot tell "no reply"
+from "not processed". :class:`ProductionRestInput` answers such a message with
+``503 {"error": ASSISTANT_UNAVAILABLE}`` and ``Retry-After``, so the client
+sends it again, and refuses malformed bodies with a 400 naming the problem.
+Over socket.io, where the customer is a person at a web widget,
+:class:`ProductionSocketIOInput` sends the same sentence as a bot message.
+
+In ``deploy/credentials.prod.yml``::
+
+    bot.prod.channels.ProductionRestInput:
+    bot.prod.channels.ProductionSocketIOInput:
+      user_message_evt: user_uttered
+      ...
+"""
+
+import json
+import logging
+from asyncio import CancelledError
+from dataclasses import dataclass
+from typing import Any, Awaitable, Callable, Dict, Optional
+
+from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
+from rasa.core.channels.socketio import SocketIOInput
+from sanic import Blueprint, response
+from sanic.request import Request
+from sanic.response import HTTPResponse
+
+from bot.channels.rest import MAX_SENDER_ID_CHARS, HandoffRestInput
+from bot.prod.messages import ASSISTANT_UNAVAILABLE, RETRY_AFTER_S
+
+logger = logging.getLogger(__name__)
+
+OnNewMessage = Callable[[UserMessage], Awaitable[Any]]
+
+
+@dataclass(frozen=True)
+class RestMessage:
+    """The body of ``POST /webhooks/rest/webhook``.
+
+    Attributes:
+        sender: The conversation id.
+        message: The customer's text (may be empty).
+        input_channel: The channel to record; "rest" unless the client says.
+        metadata: Extra data stored with the message, if any.
+    """
+
+    sender: str
+    message: str
+    input_channel: str = "rest"
+    metadata: Optional[Dict[str, Any]] = None
+
+    @classmethod
+    def parse(cls, body: bytes) -> "RestMessage":
+        """Read and check a webhook body.
+
+        Args:
+            body: The raw request body.
+
+        Returns:
+            The message.
+
+        Raises:
+            ValueError: With a sentence for the client if the body is malformed.
+        """
+        try:
+            data = json.loads(body.decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise ValueError("the body must be JSON (UTF-8)") from exc
+        if not isinstance(data, dict):
+            raise ValueError("the body must be a JSON object")
+        sender = data.get("sender")
+        if not isinstance(sender, str) or not sender.strip() or len(sender) > MAX_SENDER_ID_CHARS:
+            raise ValueError(f"'sender' must be a string of 1 to {MAX_SENDER_ID_CHARS} characters")
+        message = data.get("message", "")
+        if not isinstance(message, str):
+            raise ValueError("'message' must be a string")
+        input_channel = data.get("input_channel") or "rest"
+        if not isinstance(input_channel, str):
+            raise ValueError("'input_channel' must be a string")
+        metadata = data.get("metadata")
+        if metadata is not None and not isinstance(metadata, dict):
+            raise ValueError("'metadata' must be a JSON object")
+        return cls(sender, message, input_channel, metadata)
+
+
+def unavailable() -> HTTPResponse:
+    """Return the 503 telling a client its message was not processed."""
+    return response.json(
+        {"error": ASSISTANT_UNAVAILABLE},
+        status=503,
+        headers={"Retry-After": str(RETRY_AFTER_S)},
+    )
+
+
+class ProductionRestInput(HandoffRestInput):
+    """The project's REST channel (with the handoff inbox); failures are 503s."""
+
+    def blueprint(self, on_new_message: OnNewMessage) -> Blueprint:
+        """Return ``GET /``, ``POST /webhook`` and ``GET /inbox/<sender_id>``."""
+        blueprint = Blueprint(f"custom_webhook_{type(self).__name__}", __name__)
+
+        @blueprint.route("/", methods=["GET"])
+        async def health(_request: Request) -> HTTPResponse:
+            return response.json({"status": "ok"})
+
+        @blueprint.route("/webhook", methods=["POST"])
+        async def receive(request: Request) -> HTTPResponse:
+            return await self.receive(request, on_new_message)
+
+        @blueprint.route("/inbox/<sender_id>", methods=["GET"], unquote=True)
+        async def inbox(request: Request, sender_id: str) -> HTTPResponse:
+            return await self.inbox(request, sender_id)
+
+        return blueprint
+
+    async def receive(self, request: Request, on_new_message: OnNewMessage) -> HTTPResponse:
+        """Handle one customer message.
+
+        Returns:
+            200 with the bot's messages; 400 for a malformed body; 503 when the
+            message could not be processed (nothing of it was kept: resend it).
+        """
+        try:
+            message = RestMessage.parse(request.body or b"")
+        except ValueError as exc:
+            return response.json({"error": str(exc)}, status=400)
+        collector = CollectingOutputChannel()
+        try:
+            await on_new_message(
+                UserMessage(
+                    message.message,
+                    collector,
+                    message.sender,
+                    input_channel=message.input_channel,
+                    metadata=message.metadata,
+                )
+            )
+        except CancelledError:
+            logger.error("Handling a message of %r was cancelled (timeout).", message.sender)
+            return unavailable()
+        except Exception:  # the stores raise anything from OSError to driver errors
+            logger.exception("Handling a message of %r failed.", message.sender)
+            return unavailable()
+        return response.json(collector.messages)
+
+
+def graceful(on_new_message: OnNewMessage) -> OnNewMessage:
+    """Wrap Rasa's message handler so that a failure is told to the customer.
+
+    Args:
+        on_new_message: Rasa's handler.
+
+    Returns:
+        A handler that, when Rasa's raises, logs it and sends
+        :data:`ASSISTANT_UNAVAILABLE` through the message's output channel.
+    """
+
+    async def handle(message: UserMessage) -> None:
+        try:
+            await on_new_message(message)
+        except Exception:
+            logger.exception("Handling a message of %r failed.", message.sender_id)
+            await message.output_channel.send_text_message(message.sender_id, ASSISTANT_UNAVAILABLE)
+
+    return handle
+
+
+class ProductionSocketIOInput(SocketIOInput):
+    """Rasa's socket.io channel; a failed message gets a bot message saying so."""
+
+    def blueprint(self, on_new_message: OnNewMessage) -> Blueprint:
+        """Return Rasa's socket.io blueprint around :func:`graceful`."""
+        return super().blueprint(graceful(on_new_message))
