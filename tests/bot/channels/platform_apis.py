@@ -39,6 +39,7 @@ class ApiCall:
         query: The query parameters.
         headers: The request headers.
         body: The form fields or the JSON body.
+        accepted: Whether the fake answered success (False while the platform fails).
     """
 
     platform: str
@@ -47,6 +48,7 @@ class ApiCall:
     query: Dict[str, str]
     headers: Dict[str, str]
     body: Any
+    accepted: bool = True
 
 
 def free_port() -> int:
@@ -115,6 +117,7 @@ class FakePlatformApis:
             query=dict(request.query),
             headers=dict(request.headers),
             body=body,
+            accepted=platform not in self.failing,
         )
         with self._lock:
             self.calls.append(call)
