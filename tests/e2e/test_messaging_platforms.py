@@ -66,8 +66,9 @@ OFFICE = HandoffSettings.from_env({"HANDOFF_OFFICE_HOURS": "24/7"})
 # Rasa's HTTP API does not decode it: "+43664..." arrives as "%2B43664...", a
 # conversation of its own with no channel, so Rasa answers 200 and sends nothing.
 GATEWAY_QUOTING = (
-    "bot/handoff/rasa_gateway.py quotes '+' and ':' in Twilio's sender ids; "
-    "Rasa does not decode them and the line lands in another conversation"
+    "bot/handoff/rasa_gateway.py quotes '+' and ':' in Twilio's sender ids; Rasa does not "
+    "decode them and the line lands in another conversation (when fixed, drop this mark and "
+    "the known issue in docs/channels/twilio.md)"
 )
 HANDOFF_KINDS = (
     "telegram",
