@@ -1,7 +1,8 @@
 """Telegram, with the webhook's secret token checked on every request.
 
-Rasa's connector checks nothing on its own webhook (it calls ``getMe`` for
-every update and compares the bot's username, which anyone can send), and its
+Rasa's connector does not check who posts to its webhook (it calls ``getMe``
+for every update and compares the bot's own username with the configured one,
+which says nothing about the sender), and its
 ``get_output_channel`` calls ``asyncio.run`` to set the webhook, which fails
 inside the running server: a message pushed through Rasa's HTTP API (an
 agent's reply during a handoff) never reached Telegram. This channel:
@@ -30,7 +31,7 @@ import json
 import logging
 import re
 from dataclasses import dataclass
-from typing import Any, Dict, Mapping, Optional
+from typing import Any, Dict, Optional
 
 from aiogram import Bot
 from aiogram.bot.api import TelegramAPIServer
@@ -312,7 +313,7 @@ class TelegramInput(RasaTelegramInput):
             logger.warning("Telegram did not take the button acknowledgement: %s", exc)
 
 
-def _json_body(body: bytes) -> Mapping[str, Any]:
+def _json_body(body: bytes) -> Any:
     try:
         return json.loads(body)
     except (UnicodeDecodeError, ValueError) as exc:
