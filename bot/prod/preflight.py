@@ -9,6 +9,7 @@ import asyncio
 import shutil
 from pathlib import Path
 from typing import List, Optional
+from urllib.parse import quote
 
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import URL, make_url
@@ -115,15 +116,9 @@ def rabbitmq_url(settings: ProductionSettings) -> str:
     """Return the AMQP URL of the event broker, as Rasa builds it."""
     if "://" in settings.rabbitmq_host:
         return settings.rabbitmq_host
-    return str(
-        URL.create(
-            "amqp",
-            username=settings.rabbitmq_username,
-            password=settings.rabbitmq_password,
-            host=settings.rabbitmq_host,
-            port=settings.rabbitmq_port,
-        )
-    )
+    username = quote(settings.rabbitmq_username, safe="")
+    password = quote(settings.rabbitmq_password, safe="")
+    return f"amqp://{username}:{password}@{settings.rabbitmq_host}:{settings.rabbitmq_port}"
 
 
 def check_rabbitmq(settings: ProductionSettings) -> Optional[str]:

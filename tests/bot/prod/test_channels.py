@@ -1,0 +1,159 @@
+"""Production channels: a message that fails is reported, over a real Sanic server."""
+
+import socket
+import uuid
+from typing import Any, AsyncIterator, List, Optional
+
+import aiohttp
+import pytest
+import pytest_asyncio
+from rasa.core.channels.channel import CollectingOutputChannel, UserMessage, register
+from sanic import Sanic
+
+from bot.prod.channels import ProductionRestInput, RestMessage, graceful
+from bot.prod.messages import ASSISTANT_UNAVAILABLE
+
+
+class FakeAgent:
+    """Answers with an echo, or raises what it is told to (a store outage)."""
+
+    def __init__(self) -> None:
+        self.failure: Optional[BaseException] = None
+        self.received: List[UserMessage] = []
+        self.tracker_store = None
+
+    async def handle_message(self, message: UserMessage) -> None:
+        self.received.append(message)
+        if self.failure is not None:
+            raise self.failure
+        await message.output_channel.send_text_message(message.sender_id, f"echo: {message.text}")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(autouse=True)
+def sanic_test_mode(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(Sanic, "test_mode", True)
+
+
+@pytest.fixture
+def agent() -> FakeAgent:
+    return FakeAgent()
+
+
+@pytest_asyncio.fixture
+async def base_url(agent: FakeAgent) -> AsyncIterator[str]:
+    app = Sanic(f"prod_channel_test_{uuid.uuid4().hex}")
+    register([ProductionRestInput()], app, route="/webhooks/")
+    app.ctx.agent = agent
+    port = free_port()
+    server = await app.create_server(
+        host="127.0.0.1", port=port, return_asyncio_server=True, access_log=False
+    )
+    assert server is not None
+    await server.startup()
+    try:
+        yield f"http://127.0.0.1:{port}/webhooks/rest"
+    finally:
+        await server.close()
+
+
+async def post(url: str, data: bytes) -> tuple:
+    async with aiohttp.ClientSession() as session:
+        async with session.post(url, data=data) as resp:
+            return resp.status, await resp.json(), resp.headers.get("Retry-After")
+
+
+@pytest.mark.asyncio
+async def test_a_message_is_answered(base_url: str, agent: FakeAgent) -> None:
+    body = b'{"sender": "c-1", "message": "hi", "metadata": {"page": "/cart"}}'
+    status, answer, _ = await post(f"{base_url}/webhook", body)
+    assert (status, answer) == (200, [{"recipient_id": "c-1", "text": "echo: hi"}])
+    [received] = agent.received
+    assert (received.sender_id, received.text, received.input_channel) == ("c-1", "hi", "rest")
+    assert received.metadata == {"page": "/cart"}
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize(
+    "failure",
+    [OSError("could not connect to server: Connection refused"), RuntimeError("lock store")],
+)
+async def test_a_failed_message_is_a_503_asking_to_resend(
+    base_url: str, agent: FakeAgent, failure: BaseException
+) -> None:
+    agent.failure = failure
+    status, answer, retry_after = await post(
+        f"{base_url}/webhook", b'{"sender": "c-1", "message": "hi"}'
+    )
+    assert (status, answer, retry_after) == (503, {"error": ASSISTANT_UNAVAILABLE}, "5")
+
+
+@pytest.mark.asyncio
+async def test_health_and_inbox_routes_are_kept(base_url: str) -> None:
+    async with aiohttp.ClientSession() as session:
+        async with session.get(f"{base_url}/") as resp:
+            assert (resp.status, await resp.json()) == (200, {"status": "ok"})
+        async with session.get(f"{base_url}/inbox/c-1") as resp:
+            # The fake agent has no tracker store: the inbox says so.
+            assert resp.status == 503
+            assert await resp.json() == {
+                "error": "the assistant is not ready yet, try again shortly"
+            }
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize(
+    ("body", "error"),
+    [
+        (b"", "the body must be JSON (UTF-8)"),
+        (b'{"sender": "x"', "the body must be JSON (UTF-8)"),
+        (b"\xff\xfe", "the body must be JSON (UTF-8)"),
+        (b"[1, 2]", "the body must be a JSON object"),
+        (b'{"message": "hi"}', "'sender' must be a string of 1 to 255 characters"),
+        (b'{"sender": "  ", "message": "hi"}', "'sender' must be a string of 1 to 255 characters"),
+        (b'{"sender": 7, "message": "hi"}', "'sender' must be a string of 1 to 255 characters"),
+        (b'{"sender": "x", "message": ["hi"]}', "'message' must be a string"),
+        (b'{"sender": "x", "input_channel": 3}', "'input_channel' must be a string"),
+        (b'{"sender": "x", "metadata": "page"}', "'metadata' must be a JSON object"),
+    ],
+)
+async def test_malformed_bodies_are_refused(
+    base_url: str, agent: FakeAgent, body: bytes, error: str
+) -> None:
+    status, answer, _ = await post(f"{base_url}/webhook", body)
+    assert (status, answer) == (400, {"error": error})
+    assert agent.received == []
+
+
+def test_a_long_sender_is_refused_and_defaults_apply() -> None:
+    with pytest.raises(ValueError, match="'sender' must be a string of 1 to 255"):
+        RestMessage.parse(b'{"sender": "' + b"x" * 256 + b'"}')
+    assert RestMessage.parse(b'{"sender": "s"}') == RestMessage("s", "", "rest", None)
+    assert RestMessage.parse(b'{"sender": "s", "message": "", "input_channel": "web"}') == (
+        RestMessage("s", "", "web", None)
+    )
+
+
+@pytest.mark.asyncio
+async def test_graceful_tells_the_customer_when_handling_fails() -> None:
+    async def broken(message: UserMessage) -> Any:
+        raise ConnectionError("Redis is down")
+
+    output = CollectingOutputChannel()
+    await graceful(broken)(UserMessage("hi", output, "c-9"))
+    assert output.messages == [{"recipient_id": "c-9", "text": ASSISTANT_UNAVAILABLE}]
+
+
+@pytest.mark.asyncio
+async def test_graceful_passes_replies_through() -> None:
+    async def echo(message: UserMessage) -> Any:
+        await message.output_channel.send_text_message(message.sender_id, "hello")
+
+    output = CollectingOutputChannel()
+    await graceful(echo)(UserMessage("hi", output, "c-9"))
+    assert output.messages == [{"recipient_id": "c-9", "text": "hello"}]
