@@ -72,7 +72,8 @@ class RasaRelay:
 
     def _client(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
-            self._session = aiohttp.ClientSession(timeout=self._timeout, auto_decompress=False)
+            # Bodies are decompressed here and relayed plain (Engine.IO gzips larger payloads).
+            self._session = aiohttp.ClientSession(timeout=self._timeout)
         return self._session
 
     def upstream_url(self, request: web.Request) -> URL:

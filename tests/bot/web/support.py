@@ -59,9 +59,12 @@ class FakeRasa:
                 "content_type": request.headers.get("Content-Type"),
             }
         )
-        return web.Response(
+        response = web.Response(
             body=self.handshake, content_type="text/plain", headers={"Cache-Control": "x"}
         )
+        if len(self.handshake) > 1024:
+            response.enable_compression()  # as Engine.IO does for larger payloads
+        return response
 
     async def inbox(self, request: web.Request) -> web.Response:
         self.requests.append(

@@ -52,6 +52,18 @@ async def test_long_polling_is_relayed_unchanged(widget_js: Path) -> None:
     ]
 
 
+async def test_a_compressed_payload_is_relayed_plain(widget_js: Path) -> None:
+    async with running_rasa() as rasa:
+        rasa.handshake = ('42["bot_uttered",{"text":"' + "é" * 3000 + '"}]').encode()
+        async with widget_client(settings_for(rasa.url, widget_js)) as client:
+            polled = await client.get(
+                "/socket.io/?EIO=4&transport=polling&sid=abc",
+                headers={"Accept-Encoding": "identity"},
+            )
+            assert "Content-Encoding" not in polled.headers
+            assert await polled.read() == rasa.handshake
+
+
 async def test_the_handshake_offers_no_websocket_upgrade_by_default(widget_js: Path) -> None:
     async with running_rasa() as rasa:
         rasa.handshake = (
@@ -153,6 +165,5 @@ async def test_shutdown_closes_the_browsers_sockets(widget_js: Path) -> None:
         await socket.receive_str(timeout=5)
         await app[RELAY].close()
         closed = await asyncio.wait_for(socket.receive(), timeout=5)
-        assert closed.type == WSMsgType.CLOSE
-        assert socket.close_code == aiohttp.WSCloseCode.GOING_AWAY
+        assert (closed.type, closed.data) == (WSMsgType.CLOSE, aiohttp.WSCloseCode.GOING_AWAY)
         await client.close()
