@@ -8,7 +8,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import Dict, Iterator, List
+from typing import Dict, Iterator, List, Optional
 
 import pytest
 
@@ -153,3 +153,50 @@ def servers(
                 process.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 process.kill()
+
+
+class WidgetServer:
+    """``python -m bot.web serve`` relaying to the session's Rasa; a test may stop and restart it.
+
+    Args:
+        rasa_url: The Rasa server to relay to.
+        log: Where the server's output goes (appended across restarts).
+    """
+
+    def __init__(self, rasa_url: str, log: Path) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self._rasa_url = rasa_url
+        self._log = log
+        self._process: Optional[subprocess.Popen] = None
+
+    def start(self) -> None:
+        """Start it on its port and wait until it answers (and reaches Rasa)."""
+        env = {**os.environ, "WEB_RASA_URL": self._rasa_url}
+        command = [sys.executable, "-m", "bot.web", "serve", "--host", "127.0.0.1"]
+        self._process = subprocess.Popen(
+            [*command, "--port", str(self.port)],
+            cwd=ROOT,
+            env=env,
+            stdout=self._log.open("a"),
+            stderr=subprocess.STDOUT,
+        )
+        wait_until_up(f"{self.url}/health", self._process, self._log, 60)
+
+    def kill(self) -> None:
+        """Stop it at once, as a crash or a lost network would: open connections just drop."""
+        if self._process is not None:
+            self._process.kill()
+            self._process.wait(timeout=20)
+            self._process = None
+
+
+@pytest.fixture
+def widget_server(servers: Dict[str, str], tmp_path: Path) -> Iterator[WidgetServer]:
+    """The web widget server (page, rasa-webchat, relay) in front of the session's Rasa."""
+    server = WidgetServer(servers["rasa"], tmp_path / "widget.log")
+    server.start()
+    try:
+        yield server
+    finally:
+        server.kill()
