@@ -17,6 +17,12 @@ from urllib.parse import quote
 import aiohttp
 
 _ERROR_BODY_CHARS = 200
+# Characters a URL path may carry unescaped (RFC 3986 pchar, plus "/" for Rasa's
+# ``<conversation_id:path>``). Rasa's server (Sanic) does not decode %-escapes in
+# the path, so an escaped id would name another, empty conversation: "+43..."
+# (Twilio) must go out as "+43...", and an id that needs escaping cannot be
+# addressed at all.
+_PATH_SAFE = "/!$&'()*+,;=:@-._~"
 WIDGET_CHANNEL = "socketio"
 """Rasa's name of the socket.io channel, the one the web widget uses."""
 
@@ -126,8 +132,19 @@ class HttpRasaGateway(RasaGateway):
         self._session: Optional[aiohttp.ClientSession] = None
 
     def url_for(self, conversation_id: str) -> str:
-        """Return the tracker-events URL of a conversation (without the query)."""
-        return f"{self._base_url}/conversations/{quote(conversation_id, safe='')}/tracker/events"
+        """Return the tracker-events URL of a conversation (without the query).
+
+        Raises:
+            RasaUnavailable: If the id has characters that Rasa's HTTP API cannot
+                take in a path (spaces, ``?``, ``#``, non-ASCII...).
+        """
+        path = quote(conversation_id, safe=_PATH_SAFE)
+        if path != conversation_id or not conversation_id:
+            raise RasaUnavailable(
+                f"conversation id {conversation_id!r} cannot be addressed through Rasa's "
+                "HTTP API (it does not decode escaped characters in the path)"
+            )
+        return f"{self._base_url}/conversations/{path}/tracker/events"
 
     async def append_events(
         self, conversation_id: str, events: Sequence[Mapping[str, Any]]
@@ -136,12 +153,11 @@ class HttpRasaGateway(RasaGateway):
         params = {"output_channel": "latest", "execute_side_effects": "true"}
         if self._token:
             params["token"] = self._token
+        url = self.url_for(conversation_id)
         if self._session is None or self._session.closed:
             self._session = aiohttp.ClientSession(timeout=self._timeout)
         try:
-            async with self._session.post(
-                self.url_for(conversation_id), params=params, json=list(events)
-            ) as response:
+            async with self._session.post(url, params=params, json=list(events)) as response:
                 if response.status >= 300:
                     body = (await response.text(errors="replace"))[:_ERROR_BODY_CHARS]
                     raise RasaUnavailable(f"Rasa answered {response.status}: {body}")

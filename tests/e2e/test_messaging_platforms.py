@@ -62,21 +62,10 @@ RECOMMENDATION_REQUEST = "I need noise cancelling headphones under 300 euros"
 ASK_FOR_A_PERSON = "i want to talk to a human"
 AGENT_REPLY = "Hi, I'm Dana from the support team. I'll look into this for you."
 OFFICE = HandoffSettings.from_env({"HANDOFF_OFFICE_HOURS": "24/7"})
-# HttpRasaGateway.url_for percent-encodes the conversation id completely, and
-# Rasa's HTTP API does not decode it: "+43664..." arrives as "%2B43664...", a
-# conversation of its own with no channel, so Rasa answers 200 and sends nothing.
-GATEWAY_QUOTING = (
-    "bot/handoff/rasa_gateway.py quotes '+' and ':' in Twilio's sender ids; Rasa does not "
-    "decode them and the line lands in another conversation (when fixed, drop this mark and "
-    "the known issue in docs/channels/twilio.md)"
-)
-HANDOFF_KINDS = (
-    "telegram",
-    "slack",
-    "facebook",
-    pytest.param("sms", marks=pytest.mark.xfail(strict=True, reason=GATEWAY_QUOTING)),
-    pytest.param("whatsapp", marks=pytest.mark.xfail(strict=True, reason=GATEWAY_QUOTING)),
-)
+# Twilio's ids ("+43664...", "whatsapp:+43664...") must reach Rasa's HTTP API
+# unescaped: Rasa does not decode the path, so "%2B43664..." would be another
+# conversation (HttpRasaGateway.url_for).
+HANDOFF_KINDS = KINDS
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,8 @@ class FakeRasa:
     async def handle(self, request: web.Request) -> web.Response:
         self.requests.append(
             {
-                "conversation_id": request.match_info["conversation_id"],
+                # As Rasa's server (Sanic) sees it: the path is not %-decoded.
+                "conversation_id": request.raw_path.split("/")[2],
                 "query": dict(request.query),
                 "body": json.loads(await request.read()),
             }
@@ -37,7 +38,10 @@ async def start(rasa: FakeRasa) -> TestServer:
     return server
 
 
-def reply(conversation_id: str = "conv/1 é") -> OutboundMessage:
+TWILIO_ID = "whatsapp:+436601234567"
+
+
+def reply(conversation_id: str = TWILIO_ID) -> OutboundMessage:
     return OutboundMessage(7, 3, conversation_id, "reply", "Hello <b>there</b>", "Dana")
 
 
@@ -47,14 +51,14 @@ async def test_events_are_posted_to_the_conversation() -> None:
     server = await start(rasa)
     gateway = HttpRasaGateway(str(server.make_url("")), token="t0k3n")
     try:
-        await gateway.append_events("conv/1 é", reply().rasa_events())
+        await gateway.append_events(TWILIO_ID, reply().rasa_events())
     finally:
         await gateway.close()
         await server.close()
 
     assert rasa.requests == [
         {
-            "conversation_id": "conv/1 é",
+            "conversation_id": TWILIO_ID,
             "query": {"output_channel": "latest", "execute_side_effects": "true", "token": "t0k3n"},
             "body": [
                 {
@@ -65,7 +69,27 @@ async def test_events_are_posted_to_the_conversation() -> None:
             ],
         }
     ]
-    assert gateway.url_for("conv/1 é").endswith("/conversations/conv%2F1%20%C3%A9/tracker/events")
+    assert gateway.url_for(TWILIO_ID).endswith(
+        "/conversations/whatsapp:+436601234567/tracker/events"
+    )
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("conversation_id", ["web user 7", "a?b", "a#b", "café", ""])
+async def test_ids_rasa_cannot_address_are_refused_not_sent_elsewhere(
+    conversation_id: str,
+) -> None:
+    rasa = FakeRasa()
+    server = await start(rasa)
+    gateway = HttpRasaGateway(str(server.make_url("")))
+    try:
+        with pytest.raises(RasaUnavailable, match="cannot be addressed through Rasa's HTTP API"):
+            await gateway.append_events(conversation_id, reply(conversation_id).rasa_events())
+    finally:
+        await gateway.close()
+        await server.close()
+
+    assert rasa.requests == []
 
 
 @pytest.mark.asyncio
