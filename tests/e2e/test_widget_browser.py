@@ -174,6 +174,9 @@ def test_a_customer_chats_gets_recommendations_and_an_agent(
     assert reply.get_attribute("style") == '--rw-agent-name: "Dana";'
     label = reply.evaluate("el => getComputedStyle(el, '::before').content")
     assert label == '"Dana" " · support agent"' or label == '"Dana · support agent"'
+    assert reply.evaluate("el => getComputedStyle(el).backgroundColor") == "rgb(255, 243, 220)"
+    notice = page.locator(NOTICE)
+    assert notice.evaluate("el => getComputedStyle(el).backgroundColor") == "rgba(0, 0, 0, 0)"
     assert bot_texts(page)[-3:] == [expected, "Dana has joined the conversation.", AGENT_REPLY]
 
     # The connection drops (the server dies); the agent writes meanwhile; Rasa's

@@ -1,0 +1,234 @@
+// Unit tests of bot/web/static/support-widget.js with node's test runner
+// (run by test_support_widget_js.py). A fake rasa-webchat registers the
+// loader's socket handlers the way the real one does (onSocketEvent first,
+// then its own "bot_uttered" listener); a fake socket and a fake inbox stand
+// in for Rasa.
+"use strict";
+
+const assert = require("node:assert/strict");
+const fs = require("node:fs");
+const path = require("node:path");
+const test = require("node:test");
+const vm = require("node:vm");
+
+const SOURCE = fs.readFileSync(
+  path.join(__dirname, "..", "..", "..", "bot", "web", "static", "support-widget.js"),
+  "utf8",
+);
+const HOLD_MS = 300;
+const AGENT = (name) => ({ style: "custom", css: `--rw-agent-name: "${name}"` });
+const NOTICE = { style: "class", css: "rw-handoff-notice" };
+
+class FakeSocket {
+  constructor() {
+    this.handlers = {};
+  }
+  listeners(event) {
+    return this.handlers[event] || (this.handlers[event] = []);
+  }
+  on(event, fn) {
+    this.listeners(event).push(fn);
+  }
+  off(event, fn) {
+    const list = this.listeners(event);
+    const index = list.indexOf(fn);
+    if (index !== -1) list.splice(index, 1);
+  }
+  receive(event, ...args) {
+    for (const fn of this.listeners(event).slice()) fn.apply(this, args);
+  }
+}
+
+function load({ inbox = [], storage = {} } = {}) {
+  const shown = []; // what rasa-webchat was given to show
+  const fetched = [];
+  const socket = new FakeSocket();
+  const store = {
+    getItem: (key) => (key in storage ? storage[key] : null),
+    setItem: (key, value) => {
+      storage[key] = String(value);
+    },
+  };
+  const WebChat = {
+    default(props, element) {
+      WebChat.props = props;
+      WebChat.element = element;
+      for (const [event, fn] of Object.entries(props.onSocketEvent)) socket.on(event, fn);
+      socket.on("bot_uttered", (payload) => shown.push(payload));
+    },
+  };
+  const document = {
+    currentScript: { dataset: {}, src: "https://chat.example/static/support-widget.js" },
+    querySelector: () => null,
+  };
+  const window = {
+    WebChat,
+    localStorage: store,
+    sessionStorage: store,
+    location: { href: "https://shop.example/", origin: "https://shop.example" },
+  };
+  const fetch = async (url) => {
+    fetched.push(url);
+    const body = inbox.length ? inbox.shift() : { messages: [] };
+    return { ok: true, status: 200, json: async () => body };
+  };
+  const context = { window, document, fetch, console, setTimeout, clearTimeout, URL, WeakSet };
+  vm.createContext(context);
+  vm.runInContext(SOURCE, context);
+  socket.receive("connect");
+  return { socket, shown, fetched, storage, WebChat };
+}
+
+// Objects made inside the script's context have its own Object prototype.
+const plain = (value) => JSON.parse(JSON.stringify(value));
+const wait = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+const marker = (fields) => ({ handoff: { ticket_id: 3, message_id: 7, ...fields } });
+const inboxLine = (text, fields, at) => ({
+  text,
+  at,
+  agent: fields.agent || null,
+  custom: { data: { handoff: { ticket_id: 3, ...fields } } },
+});
+
+test("rasa-webchat is set up for the server the script came from", () => {
+  const { WebChat, socket } = load();
+  assert.equal(WebChat.props.socketUrl, "https://chat.example");
+  assert.equal(WebChat.props.socketPath, "/socket.io/");
+  assert.equal(WebChat.props.initPayload, "/greet");
+  assert.deepEqual(plain(WebChat.props.params), { storage: "local" });
+  // rasa-webchat's own listener was taken off the socket: only the loader's is left.
+  assert.equal(socket.listeners("bot_uttered").length, 1);
+});
+
+test("a bot text is shown after the hold, other payloads at once and in order", async () => {
+  const { socket, shown } = load();
+  socket.receive("bot_uttered", { text: "Here's what I'd suggest:" });
+  assert.deepEqual(plain(shown), []);
+  const carousel = { attachment: { type: "template", payload: { template_type: "generic" } } };
+  socket.receive("bot_uttered", carousel);
+  assert.deepEqual(plain(shown), [{ text: "Here's what I'd suggest:" }, carousel]);
+  socket.receive("bot_uttered", { text: "Not quite right?", quick_replies: [] });
+  socket.receive("bot_uttered", { text: "Anything else?" });
+  await wait(HOLD_MS + 50);
+  assert.deepEqual(plain(shown.slice(2)), [
+    { text: "Not quite right?", quick_replies: [] },
+    { text: "Anything else?" },
+  ]);
+});
+
+test("an agent's text is labelled, after a notice the first time", () => {
+  const { socket, shown, storage } = load();
+  socket.receive("session_confirm", "sess-1");
+  socket.receive("bot_uttered", { text: "The bot's last word" });
+  socket.receive("bot_uttered", { text: "Hi, I'm Dana" });
+  socket.receive("bot_uttered", { text: "How can I help?" });
+  socket.receive("bot_uttered", marker({ agent: "Dana", parts: 2 }));
+  socket.receive("bot_uttered", { text: "Still there?" });
+  socket.receive("bot_uttered", marker({ message_id: 8, agent: "Dana", parts: 1 }));
+
+  assert.deepEqual(plain(shown), [
+    { text: "The bot's last word" },
+    { text: "Dana has joined the conversation.", metadata: { customCss: NOTICE } },
+    { text: "Hi, I'm Dana", metadata: { customCss: AGENT("Dana") } },
+    { text: "How can I help?", metadata: { customCss: AGENT("Dana") } },
+    { text: "Still there?", metadata: { customCss: AGENT("Dana") } },
+  ]);
+  const saved = JSON.parse(storage["support-widget.handoff.sess-1"]);
+  assert.deepEqual(saved, { shown: ["3:7", "3:8"], after: null, agents: { 3: "Dana" } });
+});
+
+test("names are quoted for CSS and escaped for Markdown", () => {
+  const { socket, shown } = load();
+  socket.receive("bot_uttered", { text: "Hello" });
+  socket.receive("bot_uttered", marker({ agent: 'A* "B"\\', parts: 1 }));
+  assert.deepEqual(plain(shown), [
+    { text: 'A\\* "B"\\\\ has joined the conversation.', metadata: { customCss: NOTICE } },
+    { text: "Hello", metadata: { customCss: AGENT('A* \\"B\\"\\\\') } },
+  ]);
+});
+
+test("the hand back is a notice, and the next agent is announced again", () => {
+  const { socket, shown } = load();
+  socket.receive("bot_uttered", { text: "Hi" });
+  socket.receive("bot_uttered", marker({ agent: "Dana", parts: 1 }));
+  socket.receive("bot_uttered", { text: "You're back with the assistant." });
+  socket.receive("bot_uttered", marker({ message_id: 8, handback: true, parts: 1 }));
+  socket.receive("bot_uttered", { text: "Hello again" });
+  socket.receive("bot_uttered", marker({ message_id: 9, agent: "Dana", parts: 1 }));
+  assert.deepEqual(
+    shown.map((payload) => payload.text),
+    [
+      "Dana has joined the conversation.",
+      "Hi",
+      "You're back with the assistant.",
+      "Dana has joined the conversation.",
+      "Hello again",
+    ],
+  );
+  assert.deepEqual(plain(shown[2].metadata.customCss), NOTICE);
+});
+
+test("after connecting, missed lines come from the inbox once; their live echo is dropped", async () => {
+  const inbox = [
+    {
+      messages: [
+        { text: "no handoff payload: shown live before", at: "2025-03-14T10:00:00+00:00" },
+        inboxLine("Hi, I'm Dana", { message_id: 7, agent: "Dana" }, "2025-03-14T10:01:00+00:00"),
+        inboxLine("One\n\nTwo", { message_id: 8, agent: "Dana" }, "2025-03-14T10:02:00+00:00"),
+      ],
+    },
+    { messages: [inboxLine("One\n\nTwo", { message_id: 8, agent: "Dana" }, "2025-03-14T10:02:00+00:00")] },
+  ];
+  const { socket, shown, fetched } = load({ inbox });
+  socket.receive("session_confirm", "sess-2");
+  await wait(50);
+  // The live emission of line 8 arrives after it was read from the inbox.
+  socket.receive("bot_uttered", { text: "One" });
+  socket.receive("bot_uttered", { text: "Two" });
+  socket.receive("bot_uttered", marker({ message_id: 8, agent: "Dana", parts: 2 }));
+  await wait(2000 + 200); // the second look
+  await wait(HOLD_MS);
+
+  assert.deepEqual(
+    shown.map((payload) => payload.text),
+    ["Dana has joined the conversation.", "Hi, I'm Dana", "One", "Two"],
+  );
+  assert.deepEqual(fetched, [
+    "https://chat.example/webhooks/rest/inbox/sess-2",
+    "https://chat.example/webhooks/rest/inbox/sess-2?after=2025-03-14T10%3A02%3A00%2B00%3A00",
+  ]);
+});
+
+test("after a reload, lines shown before are not shown again", async () => {
+  const storage = {
+    "support-widget.handoff.sess-3": JSON.stringify({
+      shown: ["3:7"],
+      after: null,
+      agents: { 3: "Dana" },
+    }),
+  };
+  const inbox = [
+    {
+      messages: [
+        inboxLine("Shown before", { message_id: 7, agent: "Dana" }, "2025-03-14T10:01:00+00:00"),
+        inboxLine("Missed", { message_id: 9, agent: "Dana" }, "2025-03-14T10:03:00+00:00"),
+      ],
+    },
+  ];
+  const { socket, shown } = load({ inbox, storage });
+  socket.receive("session_confirm", "sess-3");
+  await wait(50);
+  assert.deepEqual(plain(shown), [{ text: "Missed", metadata: { customCss: AGENT("Dana") } }]);
+});
+
+test("an unreadable saved state or inbox answer is survived", async () => {
+  const storage = { "support-widget.handoff.sess-4": "{not json" };
+  const inbox = [{ messages: "nope" }];
+  const { socket, shown } = load({ inbox, storage });
+  socket.receive("session_confirm", "sess-4");
+  await wait(50);
+  socket.receive("bot_uttered", { text: "Hi" });
+  socket.receive("bot_uttered", marker({ agent: "Dana", parts: 1 }));
+  assert.equal(shown.length, 2);
+  assert.deepEqual(JSON.parse(storage["support-widget.handoff.sess-4"]).shown, ["3:7"]);
+});
