@@ -73,7 +73,11 @@ class RasaRelay:
     def _client(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
             # Bodies are decompressed here and relayed plain (Engine.IO gzips larger payloads).
-            self._session = aiohttp.ClientSession(timeout=self._timeout)
+            # No cap on connections: every open chat holds one long poll to Rasa, and
+            # aiohttp's default cap (100) would make the 101st chat wait for a free one.
+            self._session = aiohttp.ClientSession(
+                timeout=self._timeout, connector=aiohttp.TCPConnector(limit=0)
+            )
         return self._session
 
     def upstream_url(self, request: web.Request) -> URL:

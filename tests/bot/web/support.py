@@ -1,5 +1,6 @@
 """Helpers for the widget server tests: a fake Rasa and the server under test."""
 
+import asyncio
 import contextlib
 import json
 from pathlib import Path
@@ -19,6 +20,8 @@ class FakeRasa:
         self.requests: List[Dict[str, Any]] = []
         self.socket_messages: List[str] = []
         self.handshake = b'0{"sid":"abc"}'
+        self.hold: Optional[asyncio.Event] = None
+        self.waiting = 0
         self.server: Optional[TestServer] = None
 
     def app(self) -> web.Application:
@@ -49,6 +52,9 @@ class FakeRasa:
                     else:
                         await socket.send_str(f"echo:{message.data}")
             return socket
+        if self.hold is not None:  # a long poll: answer when released
+            self.waiting += 1
+            await self.hold.wait()
         body = await request.read()
         self.requests.append(
             {

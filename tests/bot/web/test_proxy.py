@@ -115,6 +115,28 @@ async def test_the_websocket_is_relayed_both_ways_when_enabled(widget_js: Path) 
     assert rasa.socket_messages == ['42["user_uttered",{"message":"ünï"}]', "close please"]
 
 
+async def test_more_than_a_hundred_open_polls_all_reach_rasa(widget_js: Path) -> None:
+    """Each open chat holds a long poll; none may wait for another's to end."""
+    polls = 120
+    async with running_rasa() as rasa, widget_client(settings_for(rasa.url, widget_js)) as client:
+        rasa.hold = asyncio.Event()
+        url = f"http://{client.host}:{client.port}/socket.io/?EIO=4&transport=polling&sid=abc"
+        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as browsers:
+
+            async def poll() -> int:
+                async with browsers.get(url) as response:
+                    return response.status
+
+            tasks = [asyncio.ensure_future(poll()) for _ in range(polls)]
+            for _ in range(100):
+                if rasa.waiting == polls:
+                    break
+                await asyncio.sleep(0.05)
+            assert rasa.waiting == polls
+            rasa.hold.set()
+            assert await asyncio.gather(*tasks) == [200] * polls
+
+
 async def test_the_inbox_is_relayed_with_the_sender_id_still_encoded(widget_js: Path) -> None:
     async with running_rasa() as rasa, widget_client(settings_for(rasa.url, widget_js)) as client:
         response = await client.get(
