@@ -7,6 +7,9 @@ from "not processed". :class:`ProductionRestInput` answers such a message with
 sends it again, and refuses malformed bodies with a 400 naming the problem.
 Over socket.io, where the customer is a person at a web widget,
 :class:`ProductionSocketIOInput` sends the same sentence as a bot message.
+Both make the tracker store strict once Rasa has loaded the agent (see
+:mod:`bot.prod.tracker_store`): without that, Rasa would answer from an empty
+in-memory conversation while the database is down.
 
 In ``deploy/credentials.prod.yml``::
 
@@ -30,6 +33,7 @@ from sanic.response import HTTPResponse
 
 from bot.channels.rest import MAX_SENDER_ID_CHARS, HandoffRestInput
 from bot.prod.messages import ASSISTANT_UNAVAILABLE, RETRY_AFTER_S
+from bot.prod.tracker_store import strict_tracker_store_on_start
 
 logger = logging.getLogger(__name__)
 
@@ -101,6 +105,7 @@ class ProductionRestInput(HandoffRestInput):
     def blueprint(self, on_new_message: OnNewMessage) -> Blueprint:
         """Return ``GET /``, ``POST /webhook`` and ``GET /inbox/<sender_id>``."""
         blueprint = Blueprint(f"custom_webhook_{type(self).__name__}", __name__)
+        blueprint.listener("after_server_start")(strict_tracker_store_on_start)
 
         @blueprint.route("/", methods=["GET"])
         async def health(_request: Request) -> HTTPResponse:
@@ -173,4 +178,6 @@ class ProductionSocketIOInput(SocketIOInput):
 
     def blueprint(self, on_new_message: OnNewMessage) -> Blueprint:
         """Return Rasa's socket.io blueprint around :func:`graceful`."""
-        return super().blueprint(graceful(on_new_message))
+        blueprint = super().blueprint(graceful(on_new_message))
+        blueprint.listener("after_server_start")(strict_tracker_store_on_start)
+        return blueprint

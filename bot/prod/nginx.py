@@ -21,8 +21,9 @@ from bot.prod.settings import ProductionSettings
 TEMPLATE_PATH = PROJECT_ROOT / "deploy" / "nginx.conf.template"
 NGINX_TEMP_DIRS = ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
 
-# An instance that refused a connection is left alone for this long.
-_FAIL_TIMEOUT_S = 10
+# An instance that failed is left alone for this long: short, so that a restarted
+# one is used again at once; probing a dead local port costs one refused connect.
+_FAIL_TIMEOUT_S = 2
 _PLACEHOLDER = re.compile(r"\{\{\s*([a-z_]+)\s*\}\}")
 
 

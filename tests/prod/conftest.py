@@ -31,6 +31,9 @@ TOKEN = f"prod-test-{uuid.uuid4().hex}"
 RUN_ID = uuid.uuid4().hex[:10]
 RABBITMQ_QUEUE = f"prod_test_{RUN_ID}"
 RABBITMQ_EXCHANGE = f"prod-test-{RUN_ID}"
+# A lock left by a killed instance expires after this; shorter than the default
+# 60 s to keep the test short, far longer than any turn here takes.
+LOCK_LIFETIME_S = 20
 
 
 @pytest.fixture(scope="session")
@@ -69,6 +72,7 @@ def _environment(
         "PROD_RUN_DIR": str(tmp / "run"),
         "PROD_LOG_DIR": str(tmp / "logs"),
         "PROD_RESTART_MAX_S": "2",
+        "TICKET_LOCK_LIFETIME": str(LOCK_LIFETIME_S),
         "ASSISTANT_DATABASE_URL": postgres.url("assistant"),
         "RASA_TRACKER_DB_PORT": str(postgres.port),
         "RASA_TRACKER_DB_NAME": "rasa",

@@ -117,6 +117,7 @@ def test_concurrent_messages_of_one_conversation_are_processed_in_order(
         assert turn[-1]["event"] == "action" and turn[-1]["name"] == "action_listen"
     upstreams = prod.access_log_upstreams()[logged_before:]
     assert len(upstreams) == 4
+    assert all(", " not in upstream for upstream in upstreams)
     assert {upstream.split(":")[-1] for upstream in upstreams} == {
         url.rsplit(":", 1)[1] for url in prod.rasa_urls
     }

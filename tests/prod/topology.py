@@ -188,10 +188,11 @@ class ProductionTopology:
         return [e["text"] for e in self.tracker(sender)["events"] if e["event"] == "user"]
 
     def access_log_upstreams(self) -> List[str]:
-        """The upstream of every REST webhook request nginx logged so far."""
+        """The upstreams nginx tried for every REST webhook request it logged so far."""
         path = self.log_dir / "nginx-access.log"
         upstreams = []
         for line in path.read_text().splitlines():
             if '"POST /webhooks/rest/webhook ' in line:
-                upstreams.append(line.split(" upstream=")[1].split(" ")[0])
+                # "a:1" or, when nginx tried several, "a:1, b:2".
+                upstreams.append(line.split(" upstream=")[1].split(" upstream_status=")[0])
         return upstreams

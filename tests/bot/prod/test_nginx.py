@@ -58,8 +58,8 @@ def test_text_is_quoted_for_nginx() -> None:
 
 def test_upstream_lines() -> None:
     assert upstream_servers((1, 2)) == (
-        "        server 127.0.0.1:1 max_fails=1 fail_timeout=10s;\n"
-        "        server 127.0.0.1:2 max_fails=1 fail_timeout=10s;"
+        "        server 127.0.0.1:1 max_fails=1 fail_timeout=2s;\n"
+        "        server 127.0.0.1:2 max_fails=1 fail_timeout=2s;"
     )
 
 

@@ -1,0 +1,61 @@
+"""Make a tracker store outage an error, not a conversation silently forgotten.
+
+Rasa wraps every tracker store in ``FailSafeTrackerStore``: when the database
+is down it hands the processor no tracker (so the message is handled as the
+first of a new conversation, without its history or active form) and saves
+the result in memory, where it is lost, while the customer gets a normal
+answer. With several instances sharing the store that is wrong twice over.
+Production mode removes the wrapper once the agent is loaded, so a failing
+store raises: the channels answer "send it again" (bot/prod/channels.py),
+Rasa's HTTP API answers 500 and the handoff service retries.
+
+The SQL store's connections are also checked before use (``pool_pre_ping``),
+so the first message after the database restarted does not fail on a
+connection the restart closed.
+"""
+
+import logging
+from typing import Any
+
+from rasa.core.tracker_store import FailSafeTrackerStore, SQLTrackerStore, create_engine_kwargs
+from sanic import Sanic
+from sqlalchemy import create_engine
+from sqlalchemy.orm import sessionmaker
+
+logger = logging.getLogger(__name__)
+
+
+def make_tracker_store_strict(agent: Any) -> bool:
+    """Unwrap the agent's tracker store and ping SQL connections before use.
+
+    Args:
+        agent: Rasa's ``Agent`` (``app.ctx.agent``), with its processor.
+
+    Returns:
+        Whether the store was changed (False when already strict).
+    """
+    store = agent.tracker_store
+    if not isinstance(store, FailSafeTrackerStore):
+        return False
+    # FailSafeTrackerStore offers no public accessor for the store it wraps.
+    primary = store._tracker_store
+    if isinstance(primary, SQLTrackerStore):
+        url = primary.engine.url
+        old_engine = primary.engine
+        primary.engine = create_engine(url, pool_pre_ping=True, **create_engine_kwargs(url))
+        primary.sessionmaker = sessionmaker(bind=primary.engine)
+        old_engine.dispose()
+    agent.tracker_store = primary
+    if agent.processor is not None:
+        agent.processor.tracker_store = primary
+    logger.info("Tracker store errors now fail the message (%s).", type(primary).__name__)
+    return True
+
+
+async def strict_tracker_store_on_start(app: Sanic, _loop: Any) -> None:
+    """Sanic ``after_server_start`` listener: the agent is loaded by then."""
+    agent = getattr(app.ctx, "agent", None)
+    if agent is None:
+        logger.warning("No agent loaded; the tracker store stays fail-safe.")
+        return
+    make_tracker_store_strict(agent)
