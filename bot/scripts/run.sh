@@ -10,6 +10,8 @@ BIN=.venv/bin
 RASA_PORT="${RASA_PORT:-5005}"
 ACTIONS_PORT="${ACTIONS_PORT:-5055}"
 export HANDOFF_PORT="${HANDOFF_PORT:-5077}"
+export WEB_PORT="${WEB_PORT:-8080}"
+export WEB_RASA_URL="${WEB_RASA_URL:-http://localhost:$RASA_PORT}"
 export HANDOFF_RASA_URL="${HANDOFF_RASA_URL:-http://localhost:$RASA_PORT}"
 # With RASA_AUTH_TOKEN set, Rasa's HTTP API requires it and the handoff service sends it.
 rasa_auth=()
@@ -18,6 +20,9 @@ if [[ -n "${RASA_AUTH_TOKEN:-}" ]]; then
   export HANDOFF_RASA_TOKEN="$RASA_AUTH_TOKEN"
 fi
 mkdir -p .data logs
+# REST and socket.io, plus each messaging platform whose variables are set
+# (docs/channels/); the file holds ${VAR} references, never the secrets.
+"$BIN/python" -m bot.channels.credentials --out .data/credentials.yml
 
 if ! ls models/*.tar.gz >/dev/null 2>&1; then
   echo "No trained model in models/: run 'make train' first." >&2
@@ -61,12 +66,16 @@ pids+=($!)
 
 wait_for "http://localhost:$HANDOFF_PORT/health" "${pids[1]}" logs/handoff.log 60
 
-"$BIN/rasa" run --model models --credentials credentials.yml --endpoints endpoints.yml \
+"$BIN/rasa" run --model models --credentials .data/credentials.yml --endpoints endpoints.yml \
   --port "$RASA_PORT" --cors "*" --enable-api "${rasa_auth[@]}" >logs/rasa.log 2>&1 &
 pids+=($!)
 
 echo "Loading the model (about a minute)..."
 wait_for "http://localhost:$RASA_PORT/" "${pids[2]}" logs/rasa.log 180
+
+"$BIN/python" -m bot.web serve --port "$WEB_PORT" >logs/web.log 2>&1 &
+pids+=($!)
+wait_for "http://localhost:$WEB_PORT/health" "${pids[3]}" logs/web.log 60
 
 cat <<MSG
 
@@ -76,9 +85,10 @@ The assistant is running. Talk to it:
                 -d '{"sender": "me", "message": "where is my order ORD-104233?"}'
   socket.io:  http://localhost:$RASA_PORT (path /socket.io, events user_uttered / bot_uttered)
   Actions:    http://localhost:$ACTIONS_PORT/health
+Web chat:      http://localhost:$WEB_PORT/  (embed it in a site: README, "Web chat widget")
 Agent console: http://localhost:$HANDOFF_PORT/  (create an account first:
   .venv/bin/python -m bot.handoff create-agent alice --display-name Alice)
-Logs are in logs/rasa.log, logs/actions.log and logs/handoff.log. Press Ctrl-C to stop.
+Logs are in logs/ (rasa, actions, handoff, web). Press Ctrl-C to stop.
 MSG
 
 wait -n "${pids[@]}"
