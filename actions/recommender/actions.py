@@ -59,6 +59,21 @@ def slots_set_since_user_spoke(tracker: Tracker) -> frozenset:
     return frozenset(names)
 
 
+def bot_asked_for_needs(tracker: Tracker) -> bool:
+    """Return whether the bot's last message before the latest user message asked for needs."""
+    seen_user = False
+    for event in reversed(tracker.events):
+        kind = event.get("event")
+        if kind == "user":
+            if seen_user:
+                return False
+            seen_user = True
+        elif kind == "bot" and seen_user:
+            metadata = event.get("metadata") or {}
+            return metadata.get("utter_action") == messages.ASK_FOR_NEEDS_RESPONSE
+    return False
+
+
 def turn_from_tracker(tracker: Tracker) -> Turn:
     """Collect what the recommender needs from the conversation."""
     message = tracker.latest_message or {}
@@ -71,6 +86,7 @@ def turn_from_tracker(tracker: Tracker) -> Turn:
         slots_set_this_turn=slots_set_since_user_spoke(tracker) & set(_INPUT_SLOTS),
         previous=SearchRequest.from_json(tracker.get_slot(NEED_SLOT)),
         shown_skus=tuple(str(sku) for sku in shown if sku) if isinstance(shown, list) else (),
+        asked_for_needs=bot_asked_for_needs(tracker),
     )
 
 

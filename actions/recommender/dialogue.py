@@ -52,6 +52,9 @@ class Turn:
         slots_set_this_turn: Which of those were set since the latest message.
         previous: The request kept in ``product_need``, if any.
         shown_skus: The products shown last (``recommended_skus``).
+        asked_for_needs: Whether the bot's previous message asked what the
+            customer is shopping for (so a reply with nothing to search for
+            means "skip": show the best-rated products rather than ask again).
     """
 
     conversation_id: str
@@ -61,6 +64,7 @@ class Turn:
     slots_set_this_turn: FrozenSet[str] = frozenset()
     previous: Optional[SearchRequest] = None
     shown_skus: Tuple[str, ...] = ()
+    asked_for_needs: bool = False
 
 
 @dataclass(frozen=True)
@@ -209,7 +213,7 @@ def respond(turn: Turn, recommender: Recommender) -> Reply:
         request = refined
     else:
         need = need_from_turn(turn, recommender.brands())
-        if turn.previous is None and says_nothing(need):
+        if turn.previous is None and says_nothing(need) and not turn.asked_for_needs:
             return Reply(response=messages.ASK_FOR_NEEDS_RESPONSE)
         keep_only = bool(
             turn.previous

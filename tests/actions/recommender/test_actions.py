@@ -406,6 +406,65 @@ async def test_a_vague_request_asks_what_the_customer_needs(
 
 
 @pytest.mark.asyncio
+async def test_a_customer_who_skips_the_question_gets_the_best_rated_products(
+    recommender: Recommender,
+    build_tracker: Callable[..., Tracker],
+    parse_data: Callable[..., Dict[str, Any]],
+) -> None:
+    skipped = parse_data("no idea, just show me something", "inform")
+    tracker = build_tracker(
+        [
+            ActionExecuted("action_listen"),
+            UserUttered(
+                "recommend me something",
+                parse_data("recommend me something", "request_recommendation"),
+            ),
+            ActionExecuted("action_recommend_products"),
+            BotUttered(
+                "Happy to help you choose! ...",
+                metadata={"utter_action": "utter_ask_product_needs"},
+            ),
+            ActionExecuted("action_listen"),
+            UserUttered("no idea, just show me something", skipped),
+        ],
+        latest_message=skipped,
+    )
+
+    events, dispatcher = await run(ActionRecommendProducts(recommender), tracker)
+
+    expected = recommender.recommend(
+        SearchRequest(need=need_slot(events).need), conversation_id="x", top_k=3
+    )
+    shown = [e["value"] for e in events if e["name"] == "recommended_skus"]
+    assert shown == [[item.sku for item in expected.items]] and len(shown[0]) == 3
+    assert dispatcher.messages[0]["response"] is None
+
+
+@pytest.mark.asyncio
+async def test_a_vague_request_after_another_bot_message_still_asks(
+    recommender: Recommender,
+    build_tracker: Callable[..., Tracker],
+    parse_data: Callable[..., Dict[str, Any]],
+) -> None:
+    vague = parse_data("can you recommend something?", "request_recommendation")
+    tracker = build_tracker(
+        [
+            ActionExecuted("action_listen"),
+            UserUttered("hi", parse_data("hi", "greet")),
+            BotUttered("Hello!", metadata={"utter_action": "utter_greet"}),
+            ActionExecuted("action_listen"),
+            UserUttered("can you recommend something?", vague),
+        ],
+        latest_message=vague,
+    )
+
+    events, dispatcher = await run(ActionRecommendProducts(recommender), tracker)
+
+    assert events == []
+    assert only_message(dispatcher)["response"] == "utter_ask_product_needs"
+
+
+@pytest.mark.asyncio
 async def test_an_unreachable_catalogue_is_reported(turn: Turn) -> None:
     unreachable = Settings(database_url="postgresql://postgres@127.0.0.1:1/shop?connect_timeout=2")
     action = ActionRecommendProducts(Recommender(Database(unreachable), FakeEmbedder()))
