@@ -6,6 +6,9 @@ BIN := $(VENV)/bin
 RASA := $(BIN)/rasa
 DATASETS ?= ../shared/datasets
 MODEL_DIR := models
+# Debian packages the tests need (browser, load balancer); refreshes the
+# package lists only when the first attempt fails (a fresh machine's may be stale).
+APT_INSTALL = sh -c 'apt-get install -y -q "$$@" || (apt-get update -q && apt-get install -y -q "$$@")' apt-install
 
 .PHONY: help setup train train-sentiment run run-prod stop-prod test test-fast lint validate bench-intents bench-sentiment clean
 
@@ -42,15 +45,15 @@ $(VENV)/.installed: requirements.txt | $(BIN)/python
 # package-lock.json; `python -m bot.web serve` serves it from node_modules/.
 # No install scripts run. The stamp makes this a no-op when nothing changed.
 node_modules/.installed: package.json package-lock.json
-	@command -v npm >/dev/null || apt-get install -y npm
+	@command -v npm >/dev/null || $(APT_INSTALL) npm
 	npm ci --ignore-scripts --no-audit --no-fund
 	touch $@
 
 # The agent console's and the widget's browser tests drive Debian's chromium
 # through Playwright (`playwright install` cannot download browsers here).
 setup: $(VENV)/.installed node_modules/.installed
-	@command -v chromium >/dev/null || apt-get install -y chromium
-	@command -v nginx >/dev/null || apt-get install -y nginx
+	@command -v chromium >/dev/null || $(APT_INSTALL) chromium
+	@command -v nginx >/dev/null || $(APT_INSTALL) nginx
 
 train: setup
 	$(RASA) train --config config.yml --domain domain.yml --data bot/data --out $(MODEL_DIR)
