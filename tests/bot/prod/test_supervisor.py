@@ -2,6 +2,7 @@
 
 import os
 import signal
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -11,6 +12,7 @@ import pytest
 
 from bot.prod.supervisor import StartError, Supervisor
 from bot.prod.topology import ServiceSpec
+from tests.e2e.helpers import ROOT
 
 SLEEPER = (sys.executable, "-c", "import time; time.sleep(120)")
 STUBBORN = (
@@ -191,3 +193,41 @@ def test_stop_terminates_everything_and_kills_what_ignores_sigterm(tmp_path: Pat
 def test_names_must_be_unique(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="service names must be unique"):
         Supervisor([spec("a"), spec("a")], tmp_path, tmp_path)
+
+
+def test_children_die_with_a_killed_supervisor(tmp_path: Path) -> None:
+    script = (
+        "import sys, time\n"
+        "from pathlib import Path\n"
+        "from bot.prod.supervisor import Supervisor\n"
+        "from bot.prod.topology import ServiceSpec\n"
+        f"spec = ServiceSpec('child', {SLEEPER!r}, None)\n"
+        f"Supervisor([spec], Path({str(tmp_path)!r}), Path({str(tmp_path)!r})).start(10)\n"
+        "print('started', flush=True)\n"
+        "time.sleep(120)\n"
+    )
+    parent = subprocess.Popen(
+        [sys.executable, "-c", script], cwd=ROOT, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert parent.stdout is not None and parent.stdout.readline() == "started\n"
+        child = int((tmp_path / "pids" / "child.pid").read_text())
+        assert alive(child)
+        parent.kill()
+        parent.wait(timeout=10)
+        deadline = time.monotonic() + 10
+        while alive(child):
+            assert time.monotonic() < deadline, "the child outlived the supervisor"
+            time.sleep(0.05)
+    finally:
+        parent.kill()
+        parent.wait(timeout=10)
+
+
+def alive(pid: int) -> bool:
+    """Running, not a zombie waiting to be reaped."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return False
+    return "\nState:\tZ" not in status
