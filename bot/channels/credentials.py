@@ -15,7 +15,8 @@ platform named, rather than when Rasa starts.
 
 Exit status: 0 when the file was written (a platform with only some of its
 variables set is reported on stderr and left out), 1 when a configured
-platform's values are invalid (nothing is written), 2 for bad arguments.
+platform's values or a ``CHANNEL_*`` limit are invalid (nothing is written),
+2 for bad arguments.
 """
 
 import argparse
@@ -28,7 +29,7 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, TextIO
 
 import yaml
 
-from bot.channels.settings import PlatformStatus, platform_statuses
+from bot.channels.settings import ChannelLimitSettings, PlatformStatus, platform_statuses
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_BASE = PROJECT_ROOT / "credentials.yml"
@@ -126,6 +127,10 @@ def main(
             problem = check_platform(status, environ)
             if problem is not None:
                 errors.append(f"{status.platform.name}: {problem}")
+    try:
+        ChannelLimitSettings.from_env(environ)
+    except ValueError as exc:
+        errors.append(f"channel limits: {exc}")
     if errors:
         for error in errors:
             print(error, file=out)

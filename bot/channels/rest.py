@@ -22,12 +22,24 @@ service delivered twice (it retries until Rasa confirms) is listed once.
 
 Like the webhook itself, the inbox trusts whoever knows the sender id.
 
+Both routes apply the channel limits of :mod:`bot.channels.limits`. Before
+Rasa sees a webhook request, its body is checked (:class:`WebhookMessage`):
+a body over the size cap is 413, one that is not a JSON object with a
+``sender`` string is 400, and so are a ``message`` that is not a string, text
+that is not valid Unicode, ``metadata`` that is not an object and an
+``input_channel`` other than ``rest`` (a client must not pass itself off as
+another platform: agents' replies follow the conversation's latest channel).
+A sender over the rate limit gets 429 with ``Retry-After``, a message over the
+length cap 413. Reading the inbox is rate-limited per sender too.
+
 Use it in ``credentials.yml`` instead of ``rest:``::
 
     bot.channels.rest.HandoffRestInput:
 """
 
+import json
 import logging
+import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Awaitable, Callable, Dict, Iterable, List, Optional, Tuple
@@ -39,12 +51,70 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from bot.channels.limits import LimitedChannel
+
 logger = logging.getLogger(__name__)
 
 HANDOFF_METADATA_KEY = "handoff"
 MAX_INBOX_MESSAGES = 200
 MAX_SENDER_ID_CHARS = 255
 MAX_AFTER_CHARS = 64
+CHANNEL_NAME = "rest"
+_CONTROL_OR_SURROGATE = re.compile(r"[\x00-\x1f\x7f\ud800-\udfff]")
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
+
+
+@dataclass(frozen=True)
+class WebhookMessage:
+    """The body of ``POST /webhooks/rest/webhook``, checked.
+
+    Attributes:
+        sender: The conversation id: 1 to 255 characters, no control characters.
+        message: The customer's text, verbatim (may be empty; control
+            characters, markup and quotes are kept: they are data).
+        metadata: Extra data stored with the message, if any.
+    """
+
+    sender: str
+    message: str
+    metadata: Optional[Dict[str, Any]] = None
+
+    @classmethod
+    def parse(cls, body: bytes) -> "WebhookMessage":
+        """Read and check a webhook body.
+
+        Raises:
+            ValueError: With a sentence for the client if the body is malformed.
+        """
+        try:
+            data = json.loads(body.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+            raise ValueError("the body must be JSON (UTF-8)") from exc
+        if not isinstance(data, dict):
+            raise ValueError("the body must be a JSON object")
+        sender = data.get("sender")
+        if (
+            not isinstance(sender, str)
+            or not sender.strip()
+            or len(sender) > MAX_SENDER_ID_CHARS
+            or _CONTROL_OR_SURROGATE.search(sender)
+        ):
+            raise ValueError(
+                f"'sender' must be a string of 1 to {MAX_SENDER_ID_CHARS} characters "
+                "without control characters"
+            )
+        message = data.get("message", "")
+        if not isinstance(message, str):
+            raise ValueError("'message' must be a string")
+        if _SURROGATE.search(message):
+            raise ValueError("'message' is not valid Unicode (it has a lone surrogate)")
+        input_channel = data.get("input_channel")
+        if input_channel not in (None, "", CHANNEL_NAME):
+            raise ValueError(f"'input_channel' can only be {CHANNEL_NAME!r} on this channel")
+        metadata = data.get("metadata")
+        if metadata is not None and not isinstance(metadata, dict):
+            raise ValueError("'metadata' must be a JSON object")
+        return cls(sender, message, metadata)
 
 
 @dataclass(frozen=True)
@@ -196,17 +266,24 @@ def _error(status: int, message: str) -> HTTPResponse:
     return response.json({"error": message}, status=status)
 
 
-class HandoffRestInput(RestInput):
-    """The REST channel (``/webhooks/rest/...``) with the handoff inbox."""
+class HandoffRestInput(RestInput, LimitedChannel):
+    """The REST channel (``/webhooks/rest/...``) with the handoff inbox and the limits."""
 
     @classmethod
     def name(cls) -> str:
         """Keep the channel name, and with it the URLs, of Rasa's REST channel."""
-        return "rest"
+        return CHANNEL_NAME
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
-        """Return Rasa's REST routes plus ``GET /inbox/<sender_id>``."""
+        """Return Rasa's REST routes behind :meth:`check_webhook`, plus the inbox."""
+        self.channel_limits()
         blueprint = super().blueprint(on_new_message)
+
+        @blueprint.middleware("request")
+        async def check(request: Request) -> Optional[HTTPResponse]:
+            if request.method == "POST" and request.path.rstrip("/").endswith("/webhook"):
+                return self.check_webhook(request)
+            return None
 
         @blueprint.route("/inbox/<sender_id>", methods=["GET"], unquote=True)
         async def inbox(request: Request, sender_id: str) -> HTTPResponse:
@@ -214,15 +291,39 @@ class HandoffRestInput(RestInput):
 
         return blueprint
 
+    def check_webhook(self, request: Request) -> Optional[HTTPResponse]:
+        """Refuse a webhook request that is too large, malformed or over the limits.
+
+        Returns:
+            413 for a body or message over the caps, 400 for a malformed body,
+            429 (with ``Retry-After``) for a sender over the rate; None to let
+            Rasa's route handle the request.
+        """
+        limits = self.channel_limits()
+        refusal = limits.body_refusal(request)
+        if refusal is None:
+            try:
+                message = WebhookMessage.parse(request.body or b"")
+            except ValueError as exc:
+                return _error(400, str(exc))
+            refusal = limits.message_refusal(message.sender, message.message)
+            if refusal is not None:
+                logger.info("Refused a REST message from %s: %s.", message.sender, refusal.error)
+        return refusal.response() if refusal is not None else None
+
     async def inbox(self, request: Request, sender_id: str) -> HTTPResponse:
         """Answer ``GET /webhooks/rest/inbox/<sender_id>?after=ISO8601``.
 
         Returns:
-            200 with the messages; 400 for a bad sender id or ``after``; 503
-            when the assistant is not ready or its tracker store fails.
+            200 with the messages; 400 for a bad sender id or ``after``; 429
+            (with ``Retry-After``) when the sender reads too often; 503 when
+            the assistant is not ready or its tracker store fails.
         """
         if not sender_id.strip() or len(sender_id) > MAX_SENDER_ID_CHARS:
             return _error(400, f"sender_id must be 1 to {MAX_SENDER_ID_CHARS} characters")
+        refusal = self.channel_limits().inbox_refusal(sender_id)
+        if refusal is not None:
+            return refusal.response()
         try:
             after = parse_after(request.args.get("after"))
         except ValueError as exc:

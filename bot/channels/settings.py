@@ -21,10 +21,31 @@ twilio     TWILIO_ACCOUNT_SID*, TWILIO_AUTH_TOKEN*, TWILIO_WEBHOOK_URL*, and
 
 The ``*_API_URL`` variables point a channel at another API server (a local
 fake in tests); leave them unset in production.
+
+The limits every customer channel applies (:mod:`bot.channels.limits`) are
+read here too, into :class:`ChannelLimitSettings`:
+
+=================================  =======  ===================================================
+Variable                           Default  Meaning
+=================================  =======  ===================================================
+CHANNEL_RATE_PER_MINUTE            20       Messages a sender may send per minute (0: no limit).
+CHANNEL_RATE_BURST                 10       Messages a sender may send at once, before the
+                                            per-minute rate applies.
+CHANNEL_INBOX_RATE_PER_MINUTE      60       Reads of the REST inbox per sender per minute
+                                            (0: no limit); same burst.
+CHANNEL_MAX_MESSAGE_CHARS          4000     Longest message text accepted.
+CHANNEL_MAX_BODY_BYTES             65536    Largest request body accepted (also the
+                                            widget relay's cap and Engine.IO's).
+CHANNEL_LIMIT_REPLIES              true     On the messaging platforms, tell a customer whose
+                                            message was refused why (once per burst).
+=================================  =======  ===================================================
 """
 
+import os
 from dataclasses import dataclass
 from typing import Dict, Mapping, Tuple
+
+from actions.settings import _get_bool, _get_int
 
 # (credentials key, environment variable)
 Variable = Tuple[str, str]
@@ -156,3 +177,49 @@ def platform_status(platform: Platform, environ: Mapping[str, str]) -> PlatformS
 def platform_statuses(environ: Mapping[str, str]) -> Tuple[PlatformStatus, ...]:
     """The status of every platform, in :data:`PLATFORMS` order."""
     return tuple(platform_status(platform, environ) for platform in PLATFORMS)
+
+
+@dataclass(frozen=True)
+class ChannelLimitSettings:
+    """The limits of :mod:`bot.channels.limits`; the table in the module docstring.
+
+    Attributes:
+        rate_per_minute: Messages per sender per minute; 0 turns the rate limit off.
+        burst: Messages a sender may send at once.
+        inbox_rate_per_minute: REST inbox reads per sender per minute; 0: no limit.
+        max_message_chars: Longest message text.
+        max_body_bytes: Largest request body.
+        limit_replies: Whether platforms tell the customer about a refused message.
+    """
+
+    rate_per_minute: int = 20
+    burst: int = 10
+    inbox_rate_per_minute: int = 60
+    max_message_chars: int = 4000
+    max_body_bytes: int = 64 * 1024
+    limit_replies: bool = True
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] = os.environ) -> "ChannelLimitSettings":
+        """Read the ``CHANNEL_*`` variables.
+
+        Raises:
+            ValueError: If a variable is not a number (or boolean) in its range.
+        """
+        default = cls()
+        return cls(
+            rate_per_minute=_get_int(
+                environ, "CHANNEL_RATE_PER_MINUTE", default.rate_per_minute, minimum=0
+            ),
+            burst=_get_int(environ, "CHANNEL_RATE_BURST", default.burst, minimum=1),
+            inbox_rate_per_minute=_get_int(
+                environ, "CHANNEL_INBOX_RATE_PER_MINUTE", default.inbox_rate_per_minute, minimum=0
+            ),
+            max_message_chars=_get_int(
+                environ, "CHANNEL_MAX_MESSAGE_CHARS", default.max_message_chars, minimum=1
+            ),
+            max_body_bytes=_get_int(
+                environ, "CHANNEL_MAX_BODY_BYTES", default.max_body_bytes, minimum=1024
+            ),
+            limit_replies=_get_bool(environ, "CHANNEL_LIMIT_REPLIES", default.limit_replies),
+        )

@@ -11,7 +11,9 @@ from rasa.shared.exceptions import RasaException
 
 from bot.channels.credentials import main
 from bot.channels.facebook import FacebookInput
+from bot.channels.rest import HandoffRestInput
 from bot.channels.slack import SlackInput
+from bot.channels.socketio import SocketIOInput
 from bot.channels.telegram import TelegramInput
 from bot.channels.twilio import TwilioInput
 
@@ -57,11 +59,16 @@ def test_without_platform_variables_only_the_default_channels_are_written(
         "slack: off",
         "facebook: off",
         "twilio: off",
-        f"Wrote {out}: bot.channels.rest.HandoffRestInput, socketio",
+        f"Wrote {out}: bot.channels.rest.HandoffRestInput, bot.channels.socketio.SocketIOInput",
     ]
     assert yaml.safe_load(out.read_text()) == BASE
     channels = channels_rasa_builds(out, monkeypatch, {})
     assert [channel.name() for channel in channels] == ["rest", "socketio"]
+    assert [type(channel) for channel in channels] == [HandoffRestInput, SocketIOInput]
+    assert (channels[1].user_message_evt, channels[1].session_persistence) == (
+        "user_uttered",
+        True,
+    )
 
 
 def test_every_configured_platform_is_added_with_references_rasa_expands(
@@ -140,4 +147,14 @@ def test_the_example_file_configures_every_channel(monkeypatch: pytest.MonkeyPat
         "FacebookInput",
         "TwilioInput",
     ]
-    assert all(type(channel).__module__.startswith("bot.channels.") for channel in channels[2:])
+    assert all(type(channel).__module__.startswith("bot.channels.") for channel in channels)
+
+
+def test_invalid_channel_limits_fail_and_write_nothing(tmp_path: Path) -> None:
+    status, report, out = generate(tmp_path, {"CHANNEL_RATE_BURST": "0"})
+    assert status == 1
+    assert report.splitlines()[-2:] == [
+        "channel limits: CHANNEL_RATE_BURST must be at least 1, got 0",
+        f"Nothing written to {out}.",
+    ]
+    assert not out.exists()
