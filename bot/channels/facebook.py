@@ -14,7 +14,10 @@ timeout) on the event loop. This channel:
   status as a failed delivery (see :mod:`bot.channels.delivery`);
 * sends to ``api_url`` (default fbmessenger's ``https://graph.facebook.com/v2.12``,
   which Meta serves with its oldest supported version), so tests can stand in
-  for the Graph API.
+  for the Graph API;
+* applies the channel limits (:mod:`bot.channels.limits`): a body over the
+  cap is 413; a message over the rate or length limit is dropped (the webhook
+  has answered 200 already) and the customer told why.
 
 Credentials (``credentials.yml``)::
 
@@ -48,6 +51,7 @@ from bot.channels.delivery import (
     PlatformDeliveryError,
     ReportingOutput,
 )
+from bot.channels.limits import LimitedChannel, limited
 from bot.channels.signatures import check_facebook, refusal
 
 logger = logging.getLogger(__name__)
@@ -141,7 +145,7 @@ def messaging_events(payload: Any) -> List[Dict[str, Any]]:
     return events
 
 
-class FacebookInput(RasaFacebookInput):
+class FacebookInput(RasaFacebookInput, LimitedChannel):
     """Messenger's webhook with the SHA-256 signature check; see the module docstring."""
 
     @classmethod
@@ -211,6 +215,7 @@ class FacebookInput(RasaFacebookInput):
     def blueprint(self, on_new_message: OnNewMessage) -> Blueprint:
         """The routes: ``GET /``, ``GET /webhook`` (verification) and ``POST /webhook``."""
         fb_webhook = Blueprint("fb_webhook", __name__)
+        handle_message = limited(on_new_message, self.channel_limits())
 
         @fb_webhook.route("/", methods=["GET"])
         async def health(_: Request) -> HTTPResponse:
@@ -222,7 +227,7 @@ class FacebookInput(RasaFacebookInput):
 
         @fb_webhook.route("/webhook", methods=["POST"])
         async def webhook(request: Request) -> HTTPResponse:
-            return self.handle(request, on_new_message)
+            return self.handle(request, handle_message)
 
         return fb_webhook
 
@@ -241,8 +246,11 @@ class FacebookInput(RasaFacebookInput):
 
         Returns:
             200 at once, 400 for a body that is not a page batch, 401/403 for a
-            missing or wrong signature.
+            missing or wrong signature, 413 for a body over the size cap.
         """
+        too_large = self.channel_limits().body_refusal(request)
+        if too_large is not None:
+            return too_large.response()
         refused = refusal(
             check_facebook(self.fb_secret, request.headers.get(SIGNATURE_HEADER), request.body),
             SIGNATURE_HEADER,

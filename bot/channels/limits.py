@@ -117,9 +117,9 @@ class RateLimiter:
         now = self._clock()
         bucket = self._buckets.get(key)
         if bucket is None:
+            self._make_room(now)
             bucket = _Bucket(tokens=float(self.burst), updated_at=now)
             self._buckets[key] = bucket
-            self._evict()
         else:
             self._buckets.move_to_end(key)
             bucket.tokens = self._refilled(bucket, now)
@@ -145,14 +145,14 @@ class RateLimiter:
         elapsed = max(0.0, now - bucket.updated_at)
         return min(float(self.burst), bucket.tokens + elapsed * self.per_minute / 60)
 
-    def _evict(self) -> None:
-        if len(self._buckets) <= self._max_keys:
+    def _make_room(self, now: float) -> None:
+        if len(self._buckets) < self._max_keys:
             return
-        now = self._clock()
         # A full bucket is the same as none: forgetting it changes nothing.
-        for key in [k for k, b in self._buckets.items() if self._refilled(b, now) >= self.burst]:
+        full = [key for key, b in self._buckets.items() if self._refilled(b, now) >= self.burst]
+        for key in full:
             del self._buckets[key]
-        while len(self._buckets) > self._max_keys:
+        while len(self._buckets) >= self._max_keys:
             self._buckets.popitem(last=False)
 
 

@@ -10,7 +10,10 @@ failure with 400. This channel checks first and answers 401 (unsigned) or 403
   in for Slack;
 * keeps a customer's turn when a reply cannot be posted (logged), while a
   message pushed through Rasa's HTTP API (an agent's reply during a handoff)
-  fails loudly so that it is retried (see :mod:`bot.channels.delivery`).
+  fails loudly so that it is retried (see :mod:`bot.channels.delivery`);
+* applies the channel limits (:mod:`bot.channels.limits`): a body over the
+  cap is 413; a message over the rate or length limit is answered 200 (Slack
+  would resend it otherwise), dropped, and the customer told why.
 
 Credentials (``credentials.yml``)::
 
@@ -41,6 +44,7 @@ from sanic.response import HTTPResponse
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.channels.delivery import OnNewMessage, ReportingOutput, lenient_handler
+from bot.channels.limits import LimitedChannel, limited
 from bot.channels.signatures import check_slack, refusal
 
 DEFAULT_API_URL = "https://slack.com/api/"
@@ -76,7 +80,7 @@ def url_verification_challenge(body: bytes) -> Optional[str]:
     return challenge if isinstance(challenge, str) else None
 
 
-class SlackInput(RasaSlackInput):
+class SlackInput(RasaSlackInput, LimitedChannel):
     """Slack's webhook with 401/403 for bad signatures; see the module docstring."""
 
     api_url: str = DEFAULT_API_URL
@@ -119,7 +123,8 @@ class SlackInput(RasaSlackInput):
 
     def blueprint(self, on_new_message: OnNewMessage) -> Blueprint:
         """Rasa's routes, behind the signature check of :meth:`verify`."""
-        slack_webhook = super().blueprint(lenient_handler(on_new_message))
+        limits = self.channel_limits()
+        slack_webhook = super().blueprint(lenient_handler(limited(on_new_message, limits)))
 
         @slack_webhook.middleware("request")
         async def verify(request: Request) -> Optional[HTTPResponse]:
@@ -131,11 +136,15 @@ class SlackInput(RasaSlackInput):
         """Refuse a webhook request that Slack did not sign; answer a URL verification.
 
         Returns:
-            401/403 for a missing or bad signature, the challenge for Slack's
-            URL verification, None to let Rasa's route handle the request.
+            413 for a body over the size cap, 401/403 for a missing or bad
+            signature, the challenge for Slack's URL verification, None to let
+            Rasa's route handle the request.
         """
         if not request.path.rstrip("/").endswith("/webhook"):
             return None
+        too_large = self.channel_limits().body_refusal(request)
+        if too_large is not None:
+            return too_large.response()
         verdict = check_slack(
             self.slack_signing_secret,
             request.headers.get(TIMESTAMP_HEADER),

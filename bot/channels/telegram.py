@@ -13,7 +13,10 @@ agent's reply during a handoff) never reached Telegram. This channel:
   refused with 401, with a different one with 403;
 * reuses one Bot API client per process, created in the server's event loop;
 * sends to ``api_url`` (default ``https://api.telegram.org``), so tests and a
-  self-hosted Bot API server can stand in for Telegram.
+  self-hosted Bot API server can stand in for Telegram;
+* applies the channel limits (:mod:`bot.channels.limits`): a body over the
+  cap is 413; a message over the rate or length limit is answered 200 (Telegram
+  would resend it otherwise), dropped, and the customer told why.
 
 Credentials (``credentials.yml``)::
 
@@ -44,6 +47,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from bot.channels.delivery import OnNewMessage, ReportingOutput
+from bot.channels.limits import LimitedChannel, limited
 from bot.channels.signatures import check_telegram, refusal
 
 logger = logging.getLogger(__name__)
@@ -130,7 +134,7 @@ class TelegramOutput(ReportingOutput, RasaTelegramOutput):
         )
 
 
-class TelegramInput(RasaTelegramInput):
+class TelegramInput(RasaTelegramInput, LimitedChannel):
     """Telegram's webhook with the secret-token check; see the module docstring."""
 
     @classmethod
@@ -247,6 +251,7 @@ class TelegramInput(RasaTelegramInput):
     def blueprint(self, on_new_message: OnNewMessage) -> Blueprint:
         """The routes: ``GET /``, ``POST /webhook`` and ``GET|POST /set_webhook``."""
         telegram_webhook = Blueprint("telegram_webhook", __name__)
+        handle_message = limited(on_new_message, self.channel_limits())
 
         @telegram_webhook.listener("after_server_start")
         async def register(*_: Any) -> None:
@@ -268,7 +273,7 @@ class TelegramInput(RasaTelegramInput):
 
         @telegram_webhook.route("/webhook", methods=["POST"])
         async def webhook(request: Request) -> HTTPResponse:
-            return await self.handle(request, on_new_message)
+            return await self.handle(request, handle_message)
 
         return telegram_webhook
 
@@ -277,8 +282,12 @@ class TelegramInput(RasaTelegramInput):
 
         Returns:
             200 once the message is handled (or ignored), 400 for a body that is
-            not an update, 401/403 for a missing or wrong secret token.
+            not an update, 401/403 for a missing or wrong secret token, 413 for
+            a body over the size cap.
         """
+        too_large = self.channel_limits().body_refusal(request)
+        if too_large is not None:
+            return too_large.response()
         refused = refusal(
             check_telegram(self.secret_token, request.headers.get(SECRET_HEADER)), SECRET_HEADER
         )

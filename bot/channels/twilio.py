@@ -15,7 +15,11 @@ without it with 401, with a wrong one with 403. It also:
 * sends from a worker thread with a timeout (Twilio's client blocks) and
   treats a refused message as a failed delivery (see :mod:`bot.channels.delivery`);
 * sends to ``api_url`` (default ``https://api.twilio.com``), so tests can stand
-  in for Twilio.
+  in for Twilio;
+* applies the channel limits (:mod:`bot.channels.limits`): a body over the
+  cap is 413; a message over the rate or length limit is answered with empty
+  TwiML as usual, dropped, and the customer told why (an SMS costs money, so
+  ``CHANNEL_LIMIT_REPLIES=false`` keeps quiet).
 
 Credentials (``credentials.yml``)::
 
@@ -44,6 +48,7 @@ from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 
 from bot.channels.delivery import OnNewMessage, PlatformDeliveryError, ReportingOutput
+from bot.channels.limits import LimitedChannel, limited
 from bot.channels.signatures import Verdict, check_twilio, refuse
 
 logger = logging.getLogger(__name__)
@@ -143,7 +148,7 @@ def message_text(params: Mapping[str, Sequence[str]]) -> Optional[str]:
     return body.replace("¡", "@")  # some carriers turn @ into ¡
 
 
-class TwilioInput(RasaTwilioInput):
+class TwilioInput(RasaTwilioInput, LimitedChannel):
     """Twilio's webhook with the signature check; see the module docstring."""
 
     @classmethod
@@ -238,6 +243,7 @@ class TwilioInput(RasaTwilioInput):
     def blueprint(self, on_new_message: OnNewMessage) -> Blueprint:
         """The routes: ``GET /`` and ``POST /webhook``."""
         twilio_webhook = Blueprint("twilio_webhook", __name__)
+        handle_message = limited(on_new_message, self.channel_limits())
 
         @twilio_webhook.route("/", methods=["GET"])
         async def health(_: Request) -> HTTPResponse:
@@ -245,7 +251,7 @@ class TwilioInput(RasaTwilioInput):
 
         @twilio_webhook.route("/webhook", methods=["POST"])
         async def message(request: Request) -> HTTPResponse:
-            return await self.handle(request, on_new_message)
+            return await self.handle(request, handle_message)
 
         return twilio_webhook
 
@@ -255,8 +261,11 @@ class TwilioInput(RasaTwilioInput):
         Returns:
             200 with empty TwiML once the message is handled (or ignored), 400
             for a signed message without a sender, 401/403 for a missing or
-            wrong signature.
+            wrong signature, 413 for a body over the size cap.
         """
+        too_large = self.channel_limits().body_refusal(request)
+        if too_large is not None:
+            return too_large.response()
         signature = request.headers.get(SIGNATURE_HEADER)
         try:
             params = form_parameters(request.body)
