@@ -11,12 +11,16 @@ import time
 from datetime import datetime, timezone
 from typing import Any, Dict, List
 
+import aio_pika
 import pytest
+import requests
 
 from actions.db import Database
 from actions.order_messages import status_message
 from actions.orders import OrderRepository
 from actions.settings import Settings
+from bot.prod.preflight import rabbitmq_url
+from bot.prod.settings import ProductionSettings
 from tests.e2e.test_rest_conversation import _variants
 from tests.prod.conftest import RABBITMQ_QUEUE
 from tests.prod.topology import ProductionTopology, Reply
@@ -63,8 +67,6 @@ def test_a_conversation_alternates_between_the_instances(prod: ProductionTopolog
 
 
 def test_the_api_requires_the_token(prod: ProductionTopology) -> None:
-    import requests
-
     for base_url in [prod.public_url, *prod.rasa_urls]:
         response = requests.get(f"{base_url}/conversations/someone/tracker", timeout=10)
         assert response.status_code == 401
@@ -124,11 +126,6 @@ def test_concurrent_messages_of_one_conversation_are_processed_in_order(
 
 
 def test_conversation_events_reach_rabbitmq(prod: ProductionTopology) -> None:
-    import aio_pika
-
-    from bot.prod.preflight import rabbitmq_url
-    from bot.prod.settings import ProductionSettings
-
     sender = "prod-analytics"
     reply = prod.say(sender, "hello there!")
     assert reply.status == 200
