@@ -19,6 +19,8 @@ from sanic import Sanic
 
 from bot.channels.delivery import PlatformDeliveryError
 from bot.channels.facebook import FacebookInput, messaging_events
+from bot.channels.limits import RATE_REPLY, TOO_LONG_REPLY, ChannelLimits
+from bot.channels.settings import ChannelLimitSettings
 from tests.bot.channels.harness import FakeAgent, Reply, post, serve
 from tests.bot.channels.platform_apis import FACEBOOK, FakePlatformApis
 
@@ -250,3 +252,27 @@ def test_credentials_need_all_three_secrets() -> None:
 def test_messaging_events_skips_entries_without_messaging() -> None:
     payload = {"object": "page", "entry": [{"id": PAGE, "changes": []}, {"messaging": [text("a")]}]}
     assert messaging_events(payload) == [text("a")]
+
+
+@pytest.mark.asyncio
+async def test_messages_over_the_limits_are_dropped_and_explained(
+    channel: FacebookInput, apis: FakePlatformApis, agent: FakeAgent
+) -> None:
+    settings = ChannelLimitSettings(rate_per_minute=1, burst=3, max_message_chars=20)
+    channel.limits = ChannelLimits(settings, "facebook")
+    async with serve(channel, agent) as base:
+        body = batch(*(text(value) for value in ("one", "x" * 21, "three", "four", "five")))
+        assert await post(f"{base}/webhook", body, signed(body)) == (200, "EVENT_RECEIVED")
+        await channel.turns.join()
+        huge = batch(text("y" * 70_000))
+        assert await post(f"{base}/webhook", huge, signed(huge)) == (
+            413,
+            {"error": "the request body is larger than 65536 bytes"},
+        )
+    assert agent.texts() == [(PSID, "one", "facebook"), (PSID, "three", "facebook")]
+    assert [message["message"]["text"] for message in sent(apis)] == [
+        "echo: one",
+        TOO_LONG_REPLY.format(limit=20),
+        "echo: three",
+        RATE_REPLY,
+    ]

@@ -20,6 +20,8 @@ from rasa.shared.exceptions import InvalidConfigException
 from sanic import Sanic
 
 from bot.channels.delivery import PlatformDeliveryError
+from bot.channels.limits import RATE_REPLY, TOO_LONG_REPLY, ChannelLimits
+from bot.channels.settings import ChannelLimitSettings
 from bot.channels.slack import SlackInput
 from tests.bot.channels.harness import FakeAgent, Reply, post, serve
 from tests.bot.channels.platform_apis import SLACK, FakePlatformApis, wait_for_calls_async
@@ -240,3 +242,28 @@ def test_credentials_need_a_token_and_a_signing_secret() -> None:
     assert isinstance(channel, SlackInput)
     assert channel.api_url == "https://slack.com/api/"
     assert channel.get_output_channel().client.base_url == "https://slack.com/api/"
+
+
+@pytest.mark.asyncio
+async def test_messages_over_the_limits_are_dropped_answered_200_and_explained(
+    channel: SlackInput, apis: FakePlatformApis, agent: FakeAgent
+) -> None:
+    settings = ChannelLimitSettings(rate_per_minute=1, burst=3, max_message_chars=20)
+    channel.limits = ChannelLimits(settings, "slack")
+    async with serve(channel, agent) as base:
+        for text in ("one", "x" * 21, "three", "four", "five"):
+            body = message_event(text)
+            assert await post(f"{base}/webhook", body, headers(body)) == (200, "")
+        huge = message_event("y" * 70_000)
+        assert await post(f"{base}/webhook", huge, headers(huge)) == (
+            413,
+            {"error": "the request body is larger than 65536 bytes"},
+        )
+        await wait_for_calls_async(apis, SLACK, "chat.postMessage", count=4)
+    assert agent.texts() == [(USER, "one", "slack"), (USER, "three", "slack")]
+    assert [message["text"] for message in posted(apis)] == [
+        "echo: one",
+        TOO_LONG_REPLY.format(limit=20),
+        "echo: three",
+        RATE_REPLY,
+    ]

@@ -15,6 +15,8 @@ from rasa.shared.exceptions import InvalidConfigException
 from sanic import Sanic
 
 from bot.channels.delivery import PlatformDeliveryError
+from bot.channels.limits import RATE_REPLY, TOO_LONG_REPLY, ChannelLimits
+from bot.channels.settings import ChannelLimitSettings
 from bot.channels.telegram import TelegramInput, TelegramMessage, parse_update
 from tests.bot.channels.harness import FakeAgent, Reply, post, serve
 from tests.bot.channels.platform_apis import TELEGRAM, FakePlatformApis, wait_for_calls_async
@@ -286,3 +288,27 @@ def test_parse_update() -> None:
     assert parse_update(inline) is None
     with pytest.raises(ValueError, match="no chat.id"):
         parse_update({"message": {"chat": {"id": True}, "text": "hi"}})
+
+
+@pytest.mark.asyncio
+async def test_messages_over_the_limits_are_dropped_answered_200_and_explained(
+    channel: TelegramInput, apis: FakePlatformApis, agent: FakeAgent
+) -> None:
+    settings = ChannelLimitSettings(rate_per_minute=1, burst=3, max_message_chars=20)
+    channel.limits = ChannelLimits(settings, "telegram")
+    async with serve(channel, agent) as base:
+        for text in ("one", "x" * 21, "three", "four", "five"):
+            body = json.dumps(text_update(text)).encode()
+            assert await post(f"{base}/webhook", body, signed()) == (200, {"status": "ok"})
+        huge = json.dumps(text_update("y" * 70_000)).encode()
+        assert await post(f"{base}/webhook", huge, signed()) == (
+            413,
+            {"error": "the request body is larger than 65536 bytes"},
+        )
+    assert agent.texts() == [(str(CHAT), "one", "telegram"), (str(CHAT), "three", "telegram")]
+    assert [message["text"] for message in sent_messages(apis)] == [
+        "echo: one",
+        TOO_LONG_REPLY.format(limit=20),
+        "echo: three",
+        RATE_REPLY,  # told once, not again for "five"
+    ]

@@ -17,6 +17,8 @@ from sanic import Sanic
 from twilio.request_validator import RequestValidator
 
 from bot.channels.delivery import PlatformDeliveryError
+from bot.channels.limits import RATE_REPLY, TOO_LONG_REPLY, ChannelLimits
+from bot.channels.settings import ChannelLimitSettings
 from bot.channels.twilio import EMPTY_TWIML, TwilioInput, message_text
 from tests.bot.channels.harness import FakeAgent, post, serve
 from tests.bot.channels.platform_apis import TWILIO, FakePlatformApis
@@ -245,3 +247,46 @@ def test_credentials_need_the_account_the_webhook_url_and_a_number() -> None:
 )
 def test_message_text(params: Dict, expected: Optional[str]) -> None:
     assert message_text(params) == expected
+
+
+@pytest.mark.asyncio
+async def test_messages_over_the_limits_are_dropped_answered_with_twiml_and_explained(
+    channel: TwilioInput, apis: FakePlatformApis, agent: FakeAgent
+) -> None:
+    settings = ChannelLimitSettings(rate_per_minute=1, burst=3, max_message_chars=20)
+    channel.limits = ChannelLimits(settings, "twilio")
+    async with serve(channel, agent) as base:
+        for value in ("one", "x" * 21, "three", "four", "five"):
+            params = sms(value)
+            assert await post(f"{base}/webhook", form(params), signed(params)) == (
+                200,
+                EMPTY_TWIML,
+            )
+        params = sms("y" * 70_000)
+        assert await post(f"{base}/webhook", form(params), signed(params)) == (
+            413,
+            {"error": "the request body is larger than 65536 bytes"},
+        )
+    assert agent.texts() == [(CUSTOMER, "one", "twilio"), (CUSTOMER, "three", "twilio")]
+    assert [body for _, _, body in messages(apis)] == [
+        "echo: one",
+        TOO_LONG_REPLY.format(limit=20),
+        "echo: three",
+        RATE_REPLY,
+    ]
+
+
+@pytest.mark.asyncio
+async def test_refusals_can_be_kept_quiet_on_paid_channels(
+    channel: TwilioInput, apis: FakePlatformApis, agent: FakeAgent
+) -> None:
+    settings = ChannelLimitSettings(rate_per_minute=1, burst=1, limit_replies=False)
+    channel.limits = ChannelLimits(settings, "twilio")
+    async with serve(channel, agent) as base:
+        for value in ("one", "two"):
+            params = sms(value)
+            assert await post(f"{base}/webhook", form(params), signed(params)) == (
+                200,
+                EMPTY_TWIML,
+            )
+    assert [body for _, _, body in messages(apis)] == ["echo: one"]
