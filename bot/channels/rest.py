@@ -319,8 +319,16 @@ class HandoffRestInput(RestInput, LimitedChannel):
             (with ``Retry-After``) when the sender reads too often; 503 when
             the assistant is not ready or its tracker store fails.
         """
-        if not sender_id.strip() or len(sender_id) > MAX_SENDER_ID_CHARS:
-            return _error(400, f"sender_id must be 1 to {MAX_SENDER_ID_CHARS} characters")
+        if (
+            not sender_id.strip()
+            or len(sender_id) > MAX_SENDER_ID_CHARS
+            or _CONTROL_OR_SURROGATE.search(sender_id)
+        ):
+            return _error(
+                400,
+                f"sender_id must be 1 to {MAX_SENDER_ID_CHARS} characters "
+                "without control characters",
+            )
         refusal = self.channel_limits().inbox_refusal(sender_id)
         if refusal is not None:
             return refusal.response()

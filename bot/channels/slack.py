@@ -13,7 +13,10 @@ failure with 400. This channel checks first and answers 401 (unsigned) or 403
   fails loudly so that it is retried (see :mod:`bot.channels.delivery`);
 * applies the channel limits (:mod:`bot.channels.limits`): a body over the
   cap is 413; a message over the rate or length limit is answered 200 (Slack
-  would resend it otherwise), dropped, and the customer told why.
+  would resend it otherwise), dropped, and the customer told why;
+* answers a signed body that Rasa's connector cannot read (not JSON, not an
+  object, an ``event`` or interactive ``payload`` of the wrong shape; see
+  :func:`body_problem`) with 400 instead of letting it raise (500).
 
 Credentials (``credentials.yml``)::
 
@@ -33,6 +36,7 @@ with the app).
 import json
 import time
 from typing import Any, Callable, Dict, Optional, cast
+from urllib.parse import parse_qs
 
 from rasa.core.channels.channel import InputChannel
 from rasa.core.channels.slack import SlackBot as RasaSlackBot
@@ -78,6 +82,68 @@ def url_verification_challenge(body: bytes) -> Optional[str]:
         return None
     challenge = payload.get("challenge")
     return challenge if isinstance(challenge, str) else None
+
+
+_EVENT_TEXT_FIELDS = ("type", "text", "user", "channel", "channel_type", "ts", "thread_ts")
+
+
+def _json_problem(body: bytes) -> Optional[str]:
+    try:
+        payload = json.loads(body)
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        return "the body is not JSON"
+    if not isinstance(payload, dict):
+        return "the body must be a JSON object"
+    event = payload.get("event", {})
+    if not isinstance(event, dict):
+        return "'event' must be an object"
+    for name in _EVENT_TEXT_FIELDS:
+        if event.get(name) is not None and not isinstance(event[name], str):
+            return f"'event.{name}' must be a string"
+    users = payload.get("authed_users", [])
+    if not isinstance(users, list) or not all(isinstance(user, str) for user in users):
+        return "'authed_users' must be a list of user ids"
+    authorizations = payload.get("authorizations", [])
+    if not isinstance(authorizations, list) or not all(
+        isinstance(item, dict) for item in authorizations
+    ):
+        return "'authorizations' must be a list of objects"
+    return None
+
+
+def _form_problem(body: bytes) -> Optional[str]:
+    try:
+        fields = parse_qs(body.decode("utf-8"), keep_blank_values=True)
+    except UnicodeDecodeError:
+        return "the body is not UTF-8"
+    try:
+        payload = json.loads(fields["payload"][0])
+    except KeyError:
+        return "the form has no payload"
+    except (ValueError, RecursionError):
+        return "the payload is not JSON"
+    if not isinstance(payload, dict):
+        return "the payload must be a JSON object"
+    for name in ("user", "channel", "message"):
+        if not isinstance(payload.get(name, {}), dict):
+            return f"'{name}' must be an object"
+    actions = payload.get("actions", [])
+    if not isinstance(actions, list) or not all(isinstance(action, dict) for action in actions):
+        return "'actions' must be a list of objects"
+    return None
+
+
+def body_problem(content_type: Optional[str], body: bytes) -> Optional[str]:
+    """Why Rasa's connector could not read a (signed) webhook body, or None.
+
+    Rasa reads JSON bodies (events) and form bodies (interactive payloads)
+    and acknowledges any other content type without reading it.
+    """
+    if content_type == "application/json":
+        return _json_problem(body)
+    if content_type == "application/x-www-form-urlencoded":
+        return _form_problem(body)
+    return None
 
 
 class SlackInput(RasaSlackInput, LimitedChannel):
@@ -137,8 +203,8 @@ class SlackInput(RasaSlackInput, LimitedChannel):
 
         Returns:
             413 for a body over the size cap, 401/403 for a missing or bad
-            signature, the challenge for Slack's URL verification, None to let
-            Rasa's route handle the request.
+            signature, 400 for a body Rasa could not read, the challenge for
+            Slack's URL verification, None to let Rasa's route handle the request.
         """
         if not request.path.rstrip("/").endswith("/webhook"):
             return None
@@ -158,4 +224,7 @@ class SlackInput(RasaSlackInput, LimitedChannel):
         challenge = url_verification_challenge(request.body)
         if challenge is not None:
             return response.json({"challenge": challenge})
+        problem = body_problem(request.headers.get("content-type"), request.body)
+        if problem is not None:
+            return response.json({"error": problem}, 400)
         return None

@@ -227,7 +227,10 @@ async def test_a_malformed_after_is_a_400(base_url: str) -> None:
 @pytest.mark.asyncio
 async def test_a_huge_sender_id_is_a_400(base_url: str) -> None:
     status, body = await get(f"{base_url}/inbox/{'x' * 300}")
-    assert (status, body) == (400, {"error": "sender_id must be 1 to 255 characters"})
+    assert (status, body) == (
+        400,
+        {"error": "sender_id must be 1 to 255 characters without control characters"},
+    )
 
 
 @pytest.mark.asyncio
