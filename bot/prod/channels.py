@@ -2,11 +2,13 @@
 
 Rasa's REST channel answers ``200 []`` when handling a message raised (the
 tracker store or the lock store is down): the client cannot tell "no reply"
-from "not processed". :class:`ProductionRestInput` answers such a message with
-``503 {"error": ASSISTANT_UNAVAILABLE}`` and ``Retry-After``, so the client
-sends it again, and refuses malformed bodies with a 400 naming the problem.
+from "not processed". :class:`ProductionRestInput`, the project's REST channel
+(handoff inbox, body checks and limits of :mod:`bot.channels.rest`), answers
+such a message with ``503 {"error": ASSISTANT_UNAVAILABLE}`` and
+``Retry-After``, so the client sends it again.
 Over socket.io, where the customer is a person at a web widget,
-:class:`ProductionSocketIOInput` sends the same sentence as a bot message.
+:class:`ProductionSocketIOInput` (the project's checked socket.io channel)
+sends the same sentence as a bot message.
 Both make the tracker store strict once Rasa has loaded the agent (see
 :mod:`bot.prod.tracker_store`): without that, Rasa would answer from an empty
 in-memory conversation while the database is down.
@@ -19,75 +21,23 @@ In ``deploy/credentials.prod.yml``::
       ...
 """
 
-import json
 import logging
 from asyncio import CancelledError
-from dataclasses import dataclass
-from typing import Any, Awaitable, Callable, Dict, Optional
+from typing import Any, Awaitable, Callable
 
 from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
-from rasa.core.channels.socketio import SocketIOInput
 from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from bot.channels.rest import MAX_SENDER_ID_CHARS, HandoffRestInput
+from bot.channels.rest import CHANNEL_NAME, HandoffRestInput, WebhookMessage
+from bot.channels.socketio import SocketIOInput
 from bot.prod.messages import ASSISTANT_UNAVAILABLE, RETRY_AFTER_S
 from bot.prod.tracker_store import strict_tracker_store_on_start
 
 logger = logging.getLogger(__name__)
 
 OnNewMessage = Callable[[UserMessage], Awaitable[Any]]
-
-
-@dataclass(frozen=True)
-class RestMessage:
-    """The body of ``POST /webhooks/rest/webhook``.
-
-    Attributes:
-        sender: The conversation id.
-        message: The customer's text (may be empty).
-        input_channel: The channel to record; "rest" unless the client says.
-        metadata: Extra data stored with the message, if any.
-    """
-
-    sender: str
-    message: str
-    input_channel: str = "rest"
-    metadata: Optional[Dict[str, Any]] = None
-
-    @classmethod
-    def parse(cls, body: bytes) -> "RestMessage":
-        """Read and check a webhook body.
-
-        Args:
-            body: The raw request body.
-
-        Returns:
-            The message.
-
-        Raises:
-            ValueError: With a sentence for the client if the body is malformed.
-        """
-        try:
-            data = json.loads(body.decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise ValueError("the body must be JSON (UTF-8)") from exc
-        if not isinstance(data, dict):
-            raise ValueError("the body must be a JSON object")
-        sender = data.get("sender")
-        if not isinstance(sender, str) or not sender.strip() or len(sender) > MAX_SENDER_ID_CHARS:
-            raise ValueError(f"'sender' must be a string of 1 to {MAX_SENDER_ID_CHARS} characters")
-        message = data.get("message", "")
-        if not isinstance(message, str):
-            raise ValueError("'message' must be a string")
-        input_channel = data.get("input_channel") or "rest"
-        if not isinstance(input_channel, str):
-            raise ValueError("'input_channel' must be a string")
-        metadata = data.get("metadata")
-        if metadata is not None and not isinstance(metadata, dict):
-            raise ValueError("'metadata' must be a JSON object")
-        return cls(sender, message, input_channel, metadata)
 
 
 def unavailable() -> HTTPResponse:
@@ -100,10 +50,11 @@ def unavailable() -> HTTPResponse:
 
 
 class ProductionRestInput(HandoffRestInput):
-    """The project's REST channel (with the handoff inbox); failures are 503s."""
+    """The project's REST channel (inbox, checks and limits); failures are 503s."""
 
     def blueprint(self, on_new_message: OnNewMessage) -> Blueprint:
         """Return ``GET /``, ``POST /webhook`` and ``GET /inbox/<sender_id>``."""
+        self.channel_limits()  # a bad CHANNEL_* variable fails the start
         blueprint = Blueprint(f"custom_webhook_{type(self).__name__}", __name__)
         blueprint.listener("after_server_start")(strict_tracker_store_on_start)
 
@@ -125,13 +76,14 @@ class ProductionRestInput(HandoffRestInput):
         """Handle one customer message.
 
         Returns:
-            200 with the bot's messages; 400 for a malformed body; 503 when the
+            200 with the bot's messages; the project channel's 400, 413 or 429
+            for a malformed, oversized or too frequent message; 503 when the
             message could not be processed (nothing of it was kept: resend it).
         """
-        try:
-            message = RestMessage.parse(request.body or b"")
-        except ValueError as exc:
-            return response.json({"error": str(exc)}, status=400)
+        refusal = self.check_webhook(request)
+        if refusal is not None:
+            return refusal
+        message = WebhookMessage.parse(request.body or b"")
         collector = CollectingOutputChannel()
         try:
             await on_new_message(
@@ -139,7 +91,7 @@ class ProductionRestInput(HandoffRestInput):
                     message.message,
                     collector,
                     message.sender,
-                    input_channel=message.input_channel,
+                    input_channel=CHANNEL_NAME,
                     metadata=message.metadata,
                 )
             )
@@ -174,10 +126,10 @@ def graceful(on_new_message: OnNewMessage) -> OnNewMessage:
 
 
 class ProductionSocketIOInput(SocketIOInput):
-    """Rasa's socket.io channel; a failed message gets a bot message saying so."""
+    """The project's socket.io channel; a failed message gets a bot message saying so."""
 
     def blueprint(self, on_new_message: OnNewMessage) -> Blueprint:
-        """Return Rasa's socket.io blueprint around :func:`graceful`."""
+        """Return the project channel's blueprint around :func:`graceful`."""
         blueprint = super().blueprint(graceful(on_new_message))
         blueprint.listener("after_server_start")(strict_tracker_store_on_start)
         return blueprint

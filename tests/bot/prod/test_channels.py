@@ -10,7 +10,9 @@ import pytest_asyncio
 from rasa.core.channels.channel import CollectingOutputChannel, UserMessage, register
 from sanic import Sanic
 
-from bot.prod.channels import ProductionRestInput, RestMessage, graceful
+from bot.channels.limits import ChannelLimits
+from bot.channels.settings import ChannelLimitSettings
+from bot.prod.channels import ProductionRestInput, graceful
 from bot.prod.messages import ASSISTANT_UNAVAILABLE
 
 
@@ -45,10 +47,15 @@ def agent() -> FakeAgent:
     return FakeAgent()
 
 
+LIMITS = ChannelLimitSettings(rate_per_minute=60, burst=2, max_message_chars=20)
+
+
 @pytest_asyncio.fixture
 async def base_url(agent: FakeAgent) -> AsyncIterator[str]:
     app = Sanic(f"prod_channel_test_{uuid.uuid4().hex}")
-    register([ProductionRestInput()], app, route="/webhooks/")
+    channel = ProductionRestInput()
+    channel.limits = ChannelLimits(LIMITS, "rest")
+    register([channel], app, route="/webhooks/")
     app.ctx.agent = agent
     port = free_port()
     server = await app.create_server(
@@ -108,35 +115,37 @@ async def test_health_and_inbox_routes_are_kept(base_url: str) -> None:
 
 @pytest.mark.asyncio
 @pytest.mark.parametrize(
-    ("body", "error"),
+    ("body", "status", "error"),
     [
-        (b"", "the body must be JSON (UTF-8)"),
-        (b'{"sender": "x"', "the body must be JSON (UTF-8)"),
-        (b"\xff\xfe", "the body must be JSON (UTF-8)"),
-        (b"[1, 2]", "the body must be a JSON object"),
-        (b'{"message": "hi"}', "'sender' must be a string of 1 to 255 characters"),
-        (b'{"sender": "  ", "message": "hi"}', "'sender' must be a string of 1 to 255 characters"),
-        (b'{"sender": 7, "message": "hi"}', "'sender' must be a string of 1 to 255 characters"),
-        (b'{"sender": "x", "message": ["hi"]}', "'message' must be a string"),
-        (b'{"sender": "x", "input_channel": 3}', "'input_channel' must be a string"),
-        (b'{"sender": "x", "metadata": "page"}', "'metadata' must be a JSON object"),
+        (b'{"sender": "x"', 400, "the body must be JSON (UTF-8)"),
+        (b"[1, 2]", 400, "the body must be a JSON object"),
+        (
+            b'{"message": "hi"}',
+            400,
+            "'sender' must be a string of 1 to 255 characters without control characters",
+        ),
+        (b'{"sender": "x", "message": ["hi"]}', 400, "'message' must be a string"),
+        (b'{"sender": "x", "input_channel": "slack"}', 400, "'input_channel' can only be"),
+        (b'{"sender": "x", "message": "' + b"a" * 21 + b'"}', 413, "longer than 20 characters"),
     ],
 )
-async def test_malformed_bodies_are_refused(
-    base_url: str, agent: FakeAgent, body: bytes, error: str
+async def test_the_project_channel_checks_apply(
+    base_url: str, agent: FakeAgent, body: bytes, status: int, error: str
 ) -> None:
-    status, answer, _ = await post(f"{base_url}/webhook", body)
-    assert (status, answer) == (400, {"error": error})
+    answer_status, answer, _ = await post(f"{base_url}/webhook", body)
+    assert answer_status == status
+    assert error in answer["error"]
     assert agent.received == []
 
 
-def test_a_long_sender_is_refused_and_defaults_apply() -> None:
-    with pytest.raises(ValueError, match="'sender' must be a string of 1 to 255"):
-        RestMessage.parse(b'{"sender": "' + b"x" * 256 + b'"}')
-    assert RestMessage.parse(b'{"sender": "s"}') == RestMessage("s", "", "rest", None)
-    assert RestMessage.parse(b'{"sender": "s", "message": "", "input_channel": "web"}') == (
-        RestMessage("s", "", "web", None)
-    )
+@pytest.mark.asyncio
+async def test_the_rate_limit_applies(base_url: str, agent: FakeAgent) -> None:
+    statuses = []
+    for _ in range(3):
+        status, _, _ = await post(f"{base_url}/webhook", b'{"sender": "fast", "message": "hi"}')
+        statuses.append(status)
+    assert statuses == [200, 200, 429]
+    assert len(agent.received) == 2
 
 
 @pytest.mark.asyncio
