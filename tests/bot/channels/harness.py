@@ -4,6 +4,7 @@ The agent records every :class:`UserMessage` the channel hands to Rasa and
 answers through the message's output channel, the way Rasa does.
 """
 
+import asyncio
 import contextlib
 import uuid
 from typing import Any, AsyncIterator, Callable, Dict, List
@@ -55,7 +56,26 @@ async def serve(channel: InputChannel, agent: FakeAgent) -> AsyncIterator[str]:
         yield f"http://127.0.0.1:{port}/webhooks/{channel.name()}"
     finally:
         await server.before_stop()
-        await server.close()
+        await stop(server)
+
+
+async def stop(server: Any, grace_s: float = 2.0) -> None:
+    """Stop a Sanic server as its own runner does: drain, then abort, its connections.
+
+    A connection left open (a long poll, a keep-alive) would otherwise be
+    finalised after the test's event loop has closed.
+    """
+    server.close()
+    await server.wait_closed()
+    for connection in list(server.connections):
+        connection.close_if_idle()
+    for _ in range(int(grace_s / 0.05)):
+        if not server.connections:
+            break
+        await asyncio.sleep(0.05)
+    for connection in list(server.connections):
+        connection.abort()
+    await asyncio.sleep(0)
 
 
 async def post(url: str, body: bytes, headers: Dict[str, str]) -> tuple:
