@@ -168,6 +168,18 @@ def test_a_rasa_error_page_never_reaches_a_customer(topology: Any) -> None:
     assert (api.status_code, api.content) == (500, TRACEBACK_PAGE)
 
 
+def test_a_huge_body_is_a_json_413(topology: Any) -> None:
+    settings, fakes = topology
+    huge = {"sender": "a", "message": "x" * 2_000_000}
+    for url in (webhook(settings), f"{settings.public_url}/conversations/a/tracker/events"):
+        answer = post(url, huge)
+        assert (answer.status_code, answer.json()) == (
+            413,
+            {"error": "the request body is too large"},
+        )
+    assert fakes["rasa-1"].bodies == [] and fakes["rasa-2"].bodies == []
+
+
 def test_a_dead_action_server_is_skipped(topology: Any) -> None:
     settings, fakes = topology
     fakes["actions-2"].stop()
