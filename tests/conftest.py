@@ -1,6 +1,16 @@
-"""Shared test options: slow tests (real models, servers) run only with --slow."""
+"""Shared test options and fixtures.
+
+Slow tests (real models, servers) run only with ``--slow``. ``trained_model``
+is the session's Rasa model, trained once for every test directory that needs
+it (set ``SUPPORT_TEST_MODEL`` to an existing ``.tar.gz`` to skip training).
+"""
+
+import os
+from pathlib import Path
 
 import pytest
+
+from tests.e2e.helpers import run_rasa
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -16,3 +26,28 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list) -> None:
     for item in items:
         if "slow" in item.keywords:
             item.add_marker(skip)
+
+
+@pytest.fixture(scope="session")
+def trained_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    existing = os.environ.get("SUPPORT_TEST_MODEL")
+    if existing:
+        return Path(existing)
+    out = tmp_path_factory.mktemp("models")
+    result = run_rasa(
+        [
+            "train",
+            "--config",
+            "config.yml",
+            "--domain",
+            "domain.yml",
+            "--data",
+            "bot/data",
+            "--out",
+            str(out),
+        ]
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    models = sorted(out.glob("*.tar.gz"))
+    assert len(models) == 1
+    return models[0]

@@ -1,7 +1,8 @@
-"""Fixtures for end-to-end tests: a model trained by ``rasa train`` and live servers.
+"""Fixtures for end-to-end tests: live servers on the session's trained model.
 
-The model is trained once per session. Set ``SUPPORT_TEST_MODEL`` to the path of
-an existing ``.tar.gz`` model to skip training while iterating locally.
+The model (``trained_model``, in ``tests/conftest.py``) is trained once per
+session. Set ``SUPPORT_TEST_MODEL`` to the path of an existing ``.tar.gz``
+model to skip training while iterating locally.
 """
 
 import os
@@ -12,33 +13,7 @@ from typing import Dict, Iterator, List, Optional
 
 import pytest
 
-from tests.e2e.helpers import RASA, ROOT, free_port, run_rasa, wait_until_up
-
-
-@pytest.fixture(scope="session")
-def trained_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    existing = os.environ.get("SUPPORT_TEST_MODEL")
-    if existing:
-        return Path(existing)
-    out = tmp_path_factory.mktemp("models")
-    result = run_rasa(
-        [
-            "train",
-            "--config",
-            "config.yml",
-            "--domain",
-            "domain.yml",
-            "--data",
-            "bot/data",
-            "--out",
-            str(out),
-        ]
-    )
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    models = sorted(out.glob("*.tar.gz"))
-    assert len(models) == 1
-    return models[0]
-
+from tests.e2e.helpers import RASA, ROOT, free_port, wait_until_up
 
 AGENT_USERNAME = "dana"
 AGENT_PASSWORD = "e2e agent password 42"

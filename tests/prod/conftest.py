@@ -20,7 +20,6 @@ import pytest
 
 from bot.prod.preflight import check_rabbitmq, rabbitmq_url
 from bot.prod.settings import ProductionSettings
-from tests.e2e.conftest import trained_model  # noqa: F401 (the session's model, shared)
 from tests.e2e.helpers import ROOT
 from tests.prod.services import PrivatePostgres, PrivateRedis, free_port
 from tests.prod.topology import ProductionTopology
@@ -111,7 +110,7 @@ async def _delete_rabbitmq_objects() -> None:
 
 @pytest.fixture(scope="session")
 def topology(
-    trained_model: Path,  # noqa: F811 (the imported fixture)
+    trained_model: Path,
     stores: Tuple[PrivatePostgres, PrivateRedis],
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[ProductionTopology]:
