@@ -12,24 +12,9 @@ from itertools import groupby
 from typing import List, Tuple
 
 from actions.escalation import EscalationReason
+from actions.order_messages import weekday_day_month
 from bot.handoff.office_hours import DAYS, OfficeHours
 from bot.handoff.payloads import QueueStatus
-
-_WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
-_MONTHS = (
-    "January",
-    "February",
-    "March",
-    "April",
-    "May",
-    "June",
-    "July",
-    "August",
-    "September",
-    "October",
-    "November",
-    "December",
-)
 
 _OPENERS = {
     EscalationReason.STRONG_NEGATIVE: (
@@ -121,9 +106,7 @@ def describe_office_hours(hours: OfficeHours) -> str:
 def describe_opening(moment: datetime, hours: OfficeHours) -> str:
     """Name the next opening in the office's time zone, e.g. "on Monday 17 March at 08:00"."""
     local = moment.astimezone(hours.zone)
-    return (
-        f"on {_WEEKDAYS[local.weekday()]} {local.day} {_MONTHS[local.month - 1]} at {local:%H:%M}"
-    )
+    return f"on {weekday_day_month(local.date())} at {local:%H:%M}"
 
 
 def queue_update(status: QueueStatus, hours: OfficeHours) -> str:

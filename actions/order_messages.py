@@ -27,6 +27,12 @@ _MONTHS = (
     "December",
 )
 
+
+def weekday_day_month(day: date) -> str:
+    """Name a day the way customers read it, e.g. "Friday 14 March"."""
+    return f"{_WEEKDAYS[day.weekday()]} {day.day} {_MONTHS[day.month - 1]}"
+
+
 FORMAT_HINT = (
     f'Order numbers look like {ORDER_ID_FORMAT}: "ORD-" followed by six digits. '
     "You'll find yours in your order confirmation email."
@@ -82,7 +88,7 @@ def day_name(day: date, today: date) -> str:
     offset = (day - today).days
     if offset in (-1, 0, 1):
         return ("yesterday", "today", "tomorrow")[offset + 1]
-    name = f"{_WEEKDAYS[day.weekday()]} {day.day} {_MONTHS[day.month - 1]}"
+    name = weekday_day_month(day)
     return name if day.year == today.year else f"{name} {day.year}"
 
 
