@@ -10,7 +10,7 @@ MODEL_DIR := models
 # package lists only when the first attempt fails (a fresh machine's may be stale).
 APT_INSTALL = sh -c 'apt-get install -y -q "$$@" || (apt-get update -q && apt-get install -y -q "$$@")' apt-install
 
-.PHONY: help setup train train-sentiment run run-prod stop-prod test test-fast lint validate bench-intents bench-sentiment clean
+.PHONY: help setup train train-sentiment run run-prod stop-prod test test-fast lint validate bench-intents bench-sentiment bench-load clean
 
 help:
 	@echo "make setup          create .venv and install everything (idempotent)"
@@ -25,6 +25,7 @@ help:
 	@echo "make bench-intents  BANKING77 benchmark: BERT component vs DIET (about 30 minutes)"
 	@echo "make train-sentiment  fine-tune the sentiment model into models/sentiment (about 25 minutes)"
 	@echo "make bench-sentiment  TweetEval sentiment benchmark: MiniLM vs VADER"
+	@echo "make bench-load     Locust load test: production mode vs rasa init (about 10 minutes)"
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -98,6 +99,18 @@ bench-sentiment: setup
 		--test-text $(DATASETS)/tweeteval-sentiment/test_text.txt \
 		--test-labels $(DATASETS)/tweeteval-sentiment/test_labels.txt \
 		--model-dir models/sentiment --baseline vader --out reports/sentiment_tweeteval.json
+
+# Locust lives in its own virtualenv: its dependencies would upgrade
+# python-socketio, which Rasa pins. The folder ignores itself in git.
+LOAD_VENV := .venv-load
+$(LOAD_VENV)/.installed:
+	$(PYTHON) -m venv $(LOAD_VENV)
+	echo '*' > $(LOAD_VENV)/.gitignore
+	$(LOAD_VENV)/bin/pip install --quiet "locust==2.47.0"
+	touch $@
+
+bench-load: train $(LOAD_VENV)/.installed
+	$(BIN)/python -m bot.loadtest --out reports/load.json --users 20 --paced-s 60 --saturated-s 60
 
 clean:
 	rm -rf $(MODEL_DIR) .rasa results reports
