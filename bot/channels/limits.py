@@ -271,7 +271,8 @@ def limited(on_new_message: OnNewMessage, limits: ChannelLimits) -> OnNewMessage
         reply = limits.reply_for(message.sender_id, refusal)
         if reply is not None:
             try:
-                await message.output_channel.send_text_message(message.sender_id, reply)
+                # send_response, as Rasa sends: some outputs make it non-blocking.
+                await message.output_channel.send_response(message.sender_id, {"text": reply})
             except Exception as exc:  # each platform's client raises its own errors
                 logger.warning("Could not tell %s why: %s", message.sender_id, exc)
         return None

@@ -185,7 +185,7 @@ async def test_limited_drops_refused_messages_and_tells_the_customer(caplog) -> 
 
 
 class BrokenOutput(CollectingOutputChannel):
-    async def send_text_message(self, recipient_id: str, text: str, **kwargs: Any) -> None:
+    async def send_response(self, recipient_id: str, message: Dict[str, Any]) -> None:
         raise OSError("platform down")
 
 
