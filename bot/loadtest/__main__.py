@@ -63,9 +63,31 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--work-dir", type=Path, default=PROJECT_ROOT / ".data" / "loadtest")
     parser.add_argument(
+        "--project-env",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="extra environment of the project's processes (e.g. thread settings); repeatable",
+    )
+    parser.add_argument(
         "--only", choices=("project", "stock"), default=None, help="measure one deployment only"
     )
     return parser
+
+
+def parse_env(assignments: Sequence[str]) -> Dict[str, str]:
+    """Turn ``NAME=VALUE`` arguments into a mapping.
+
+    Raises:
+        ValueError: If one has no ``=`` or an empty name.
+    """
+    env = {}
+    for assignment in assignments:
+        name, sep, value = assignment.partition("=")
+        if not sep or not name.strip():
+            raise ValueError(f"--project-env wants NAME=VALUE, got {assignment!r}")
+        env[name.strip()] = value
+    return env
 
 
 def machine() -> Dict[str, Any]:
@@ -244,6 +266,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         print(f"error: no Locust at {args.locust}; `make bench-load` installs it", file=sys.stderr)
         return 2
     model = args.model or newest_model(PROJECT_ROOT / "models")
+    try:
+        extra_env = parse_env(args.project_env)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     out_dir = args.work_dir / "locust"
     out_dir.mkdir(parents=True, exist_ok=True)
     report: Dict[str, Any] = {
@@ -256,6 +283,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             "saturated_s": args.saturated_s,
             "think_s": list(THINK_S),
             "breakdown_rounds": args.rounds,
+            "project_env": extra_env,
         },
         "deployments": {
             "project": (
@@ -269,7 +297,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     names = [args.only] if args.only else ["stock", "project"]
     for name in names:
         deployment: Deployment = (
-            StockDeployment() if name == "stock" else ProjectDeployment(model, args.work_dir)
+            StockDeployment()
+            if name == "stock"
+            else ProjectDeployment(model, args.work_dir, extra_env)
         )
         report[name] = measure(deployment, name, args, out_dir)
         print(f"{name}: {json.dumps({k: report[name][k] for k in ('paced', 'saturated')})}")

@@ -130,7 +130,9 @@ class Endpoints:
 class ProjectDeployment:
     """Production mode on the machine's services, with benchmark-only databases."""
 
-    def __init__(self, model: Path, work_dir: Path) -> None:
+    def __init__(
+        self, model: Path, work_dir: Path, extra_env: Optional[Mapping[str, str]] = None
+    ) -> None:
         self.model = model
         self.work_dir = work_dir
         self.process: Optional[subprocess.Popen] = None
@@ -164,6 +166,7 @@ class ProjectDeployment:
             "RABBITMQ_EXCHANGE": RABBITMQ_EXCHANGE,
             "HANDOFF_OFFICE_HOURS": "24/7",
             "TF_CPP_MIN_LOG_LEVEL": "3",
+            **(extra_env or {}),
         }
         self.health_urls = [
             f"{self.endpoints.public_url}/lb/health",

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.loadtest.__main__ import goals
+from bot.loadtest.__main__ import goals, parse_env
 from bot.loadtest.results import (
     Sample,
     error_kinds,
@@ -101,3 +101,15 @@ def test_goals_compare_the_measured_figures() -> None:
     assert goals({"project": report["project"]}) == {
         "paced_p95_at_most_300_ms_without_errors": False
     }
+
+
+def test_project_env_assignments_are_parsed_and_bad_ones_refused() -> None:
+    assert parse_env(["OMP_NUM_THREADS=1", " A =x=y", "EMPTY="]) == {
+        "OMP_NUM_THREADS": "1",
+        "A": "x=y",
+        "EMPTY": "",
+    }
+    with pytest.raises(ValueError, match="NAME=VALUE, got 'OMP_NUM_THREADS'"):
+        parse_env(["OMP_NUM_THREADS"])
+    with pytest.raises(ValueError, match="NAME=VALUE"):
+        parse_env(["=1"])
