@@ -23,6 +23,7 @@ from bot.handoff.app import create_app
 from bot.handoff.auth import AgentAccounts
 from bot.handoff.rasa_gateway import HttpRasaGateway
 from bot.handoff.settings import HandoffSettings
+from bot.privacy import install_log_masking
 
 PASSWORD_VARIABLE = "HANDOFF_AGENT_PASSWORD"
 
@@ -47,6 +48,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parser.parse_args(argv)
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    install_log_masking()  # customers' emails, phone and card numbers (bot.privacy)
     try:
         settings = HandoffSettings.from_env()
     except ValueError as exc:

@@ -15,6 +15,7 @@ from typing import Optional, Sequence
 
 from aiohttp import web
 
+from bot.privacy import install_log_masking
 from bot.web.app import WidgetMissing, create_app
 from bot.web.settings import WebSettings
 
@@ -36,6 +37,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parser.parse_args(argv)
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    install_log_masking()  # customers' emails, phone and card numbers (bot.privacy)
     try:
         settings = WebSettings.from_env()
         app = create_app(settings)

@@ -9,6 +9,12 @@ and a page on another site only needs to be in ``WEB_ALLOWED_ORIGINS``.
 When Rasa is down a request gets 502 with ``{"error": ...}`` and a websocket
 is refused the same way; socket.io in the browser keeps retrying.
 
+A request body (or websocket message) over ``CHANNEL_MAX_BODY_BYTES`` (64 KiB,
+the cap Rasa's channels apply too) is refused with 413 before it is read
+whole, and a socket.io body that is not UTF-8 with 400, each as
+``{"error": ...}``; nothing of either reaches Rasa. Everything else is relayed
+byte for byte.
+
 Long polling only, by default. Rasa 3.6 serves socket.io through Sanic 21.12,
 whose websocket ``recv`` passes coroutines to ``asyncio.wait``; Python 3.11
 refuses that, so the upgrade to a websocket fails half way and leaves the
@@ -29,12 +35,12 @@ import aiohttp
 from aiohttp import WSCloseCode, WSMsgType, web
 from yarl import URL
 
+from bot.channels.settings import ChannelLimitSettings
+
 logger = logging.getLogger(__name__)
 
 SOCKET_PATH = "/socket.io/"
 INBOX_PREFIX = "/webhooks/rest/inbox/"
-MAX_MESSAGE_BYTES = 1024 * 1024
-"""Largest websocket message or request body relayed (Engine.IO's own limit is 1 MB)."""
 LONG_POLL_READ_S = 90
 """Engine.IO holds a poll open for up to its ping interval (25 s) plus timeout (20 s)."""
 _FORWARDED_REQUEST_HEADERS = ("Content-Type", "Accept")
@@ -52,13 +58,27 @@ class RasaRelay:
         rasa_url: Rasa's base URL, e.g. ``http://localhost:5005``.
         connect_timeout_s: Seconds to wait for Rasa to accept a connection.
         websockets: Relay websockets; when False, keep clients on long polling.
+        max_body_bytes: Largest request body or websocket message relayed;
+            ``CHANNEL_MAX_BODY_BYTES`` when None.
+
+    Raises:
+        ValueError: If ``max_body_bytes`` is None and ``CHANNEL_MAX_BODY_BYTES``
+            is invalid.
     """
 
     def __init__(
-        self, rasa_url: str, *, connect_timeout_s: int = 10, websockets: bool = False
+        self,
+        rasa_url: str,
+        *,
+        connect_timeout_s: int = 10,
+        websockets: bool = False,
+        max_body_bytes: Optional[int] = None,
     ) -> None:
         self._rasa_url = rasa_url.rstrip("/")
         self._websockets = websockets
+        if max_body_bytes is None:
+            max_body_bytes = ChannelLimitSettings.from_env().max_body_bytes
+        self.max_body_bytes = max_body_bytes
         self._timeout = aiohttp.ClientTimeout(
             total=None, connect=connect_timeout_s, sock_read=LONG_POLL_READ_S
         )
@@ -95,7 +115,13 @@ class RasaRelay:
         return await self._forward_http(request)
 
     async def _forward_http(self, request: web.Request) -> web.Response:
-        body = await request.read() if request.can_read_body else None
+        body = None
+        if request.can_read_body:
+            body = await read_capped(request, self.max_body_bytes)
+            if body is None:
+                return error(413, f"the request body is larger than {self.max_body_bytes} bytes")
+            if request.path == SOCKET_PATH and not _is_utf8(body):
+                return error(400, "the body is not UTF-8 text")
         headers = {
             name: request.headers[name]
             for name in _FORWARDED_REQUEST_HEADERS
@@ -123,11 +149,11 @@ class RasaRelay:
             "wss" if self._rasa_url.startswith("https") else "ws"
         )
         try:
-            upstream = await self._client().ws_connect(url, max_msg_size=MAX_MESSAGE_BYTES)
+            upstream = await self._client().ws_connect(url, max_msg_size=self.max_body_bytes)
         except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
             logger.warning("Rasa at %s refused the websocket: %r", self._rasa_url, exc)
             return unreachable()
-        browser = web.WebSocketResponse(max_msg_size=MAX_MESSAGE_BYTES)
+        browser = web.WebSocketResponse(max_msg_size=self.max_body_bytes)
         await browser.prepare(request)
         self._sockets.add(browser)
         try:
@@ -181,11 +207,38 @@ def without_websocket_upgrade(payload: bytes) -> bytes:
     return opened + separator + rest
 
 
+async def read_capped(request: web.Request, limit: int) -> Optional[bytes]:
+    """Read a request's body, or None as soon as it is known to exceed ``limit`` bytes."""
+    if request.content_length is not None and request.content_length > limit:
+        return None
+    chunks = []
+    size = 0
+    while True:
+        chunk = await request.content.read(64 * 1024)
+        if not chunk:
+            return b"".join(chunks)
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+
+
+def _is_utf8(body: bytes) -> bool:
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def error(status: int, message: str) -> web.Response:
+    """A JSON error answer: ``{"error": message}``."""
+    return web.json_response({"error": message}, status=status)
+
+
 def unreachable() -> web.Response:
     """The answer when Rasa cannot be reached."""
-    return web.json_response(
-        {"error": "the assistant is unreachable, try again in a moment"}, status=502
-    )
+    return error(502, "the assistant is unreachable, try again in a moment")
 
 
 async def _pump_both(
