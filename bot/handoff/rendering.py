@@ -2,11 +2,18 @@
 
 Functions here read rows already loaded (and, for summaries, look up owners
 and previews in the same session); they never write.
+
+What agents see has customers' emails, phone numbers and card numbers masked
+(:func:`bot.privacy.mask_pii`): customer, bot and system lines, previews,
+sentiment trail texts and delivery errors. Agents' own lines and notes are
+shown as written. The rows keep the text intact, and what is delivered to the
+customer is read from the rows, not from these views.
 """
 
 import json
 import logging
 import re
+from dataclasses import replace
 from datetime import datetime
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
@@ -17,12 +24,15 @@ from bot.handoff import queue
 from bot.handoff.models import AgentRow, MessageRow, TicketRow
 from bot.handoff.payloads import RecommendedProduct, SentimentPoint
 from bot.handoff.views import PREVIEW_CHARS, AgentView, MessageView, TicketDetail, TicketSummary
+from bot.privacy import mask_pii
 
 logger = logging.getLogger(__name__)
 
 MAX_STORED_TEXT = 20000
 """Customer and transcript texts are cut to this many characters."""
 _UNSTORABLE = re.compile(r"[\x00\ud800-\udfff]")
+STAFF_AUTHORS = frozenset({"agent", "note"})
+"""Lines written by agents: shown to agents unmasked."""
 
 
 def clean_text(text: str) -> str:
@@ -79,18 +89,29 @@ def by_priority(tickets: Sequence[TicketRow], now: datetime) -> List[TicketRow]:
     )
 
 
+def shown_text(author: str, text: str) -> str:
+    """The text of a line as agents see it: masked unless an agent wrote it."""
+    return text if author in STAFF_AUTHORS else mask_pii(text)
+
+
+def shown_point(point: SentimentPoint) -> SentimentPoint:
+    """A sentiment point as agents see it: its text masked."""
+    return replace(point, text=mask_pii(point.text))
+
+
 def message_view(row: MessageRow) -> MessageView:
-    """Return a message row as the API shows it."""
+    """Return a message row as the API shows it (see the module docstring on masking)."""
     pending = row.delivery is not None and row.delivered_at is None
+    error = row.last_error if pending else None
     return MessageView(
         id=row.id,
         ticket_id=row.ticket_id,
         author=row.author,
-        text=row.text,
+        text=shown_text(row.author, row.text),
         at=row.created_at,
         agent_name=row.agent_name,
         delivered=not pending,
-        delivery_error=row.last_error if pending else None,
+        delivery_error=mask_pii(error) if error else error,
     )
 
 
@@ -136,8 +157,8 @@ def summaries(session: Session, tickets: Sequence[TicketRow], now: datetime) -> 
                 created_at=ticket.created_at,
                 waiting_s=_waiting(ticket, now),
                 agent=agents.get(ticket.agent_id) if ticket.agent_id is not None else None,
-                last_sentiment=trail[-1] if trail else None,
-                preview=_preview(previews.get(ticket.id)),
+                last_sentiment=shown_point(trail[-1]) if trail else None,
+                preview=_preview(mask_pii(previews.get(ticket.id) or "")),
             )
         )
     return result
@@ -150,7 +171,7 @@ def detail(
     intents = tuple(str(intent) for intent in _json_list(ticket.recent_intents))
     return TicketDetail(
         summary=summary,
-        sentiment_trail=tuple(load_trail(ticket.sentiment_trail)),
+        sentiment_trail=tuple(shown_point(point) for point in load_trail(ticket.sentiment_trail)),
         recent_intents=intents,
         recommended=load_products(ticket.recommended),
         messages=tuple(message_view(row) for row in messages),
