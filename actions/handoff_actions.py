@@ -49,6 +49,7 @@ from actions.sentiment import SentimentScorer, get_sentiment_scorer
 from actions.settings import get_settings
 from bot.handoff.payloads import HandoffRequest, RecommendedProduct, SentimentPoint
 from bot.handoff.store import HandoffStore, get_handoff_store
+from bot.privacy import install_log_masking
 
 logger = logging.getLogger(__name__)
 
@@ -62,7 +63,8 @@ class ActionMonitorTurn(Action):
     """Scores each customer message and hands upset customers to a person.
 
     Every collaborator is created on first use, never at import time; tests
-    pass their own.
+    pass their own. Creating it masks personal data in the process's logs
+    (:func:`bot.privacy.install_log_masking`).
 
     Args:
         scorer: The sentiment scorer; the process-wide one by default.
@@ -87,6 +89,9 @@ class ActionMonitorTurn(Action):
         self._catalogue = catalogue
         self._policy = policy
         self._clock = clock
+        # The action server's logs carry customers' texts and ids (this action's
+        # and others'); rasa-sdk makes every action when it starts, this one included.
+        install_log_masking()
 
     def name(self) -> str:
         """Return the action's name (see the module docstring for why this one)."""

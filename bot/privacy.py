@@ -213,6 +213,8 @@ def install_log_masking() -> None:
     handlers, so that it also covers loggers and handlers configured later
     (Rasa configures its own) and records from third-party libraries.
     """
+    if log_masking_installed():
+        return
     with _install_lock:
         if not log_masking_installed():
             logging.setLogRecordFactory(_MaskingRecordFactory(logging.getLogRecordFactory()))

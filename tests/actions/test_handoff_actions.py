@@ -3,6 +3,7 @@
 Sentiment comes from VADER (the model directory is empty), so scores are exact.
 """
 
+import logging
 import threading
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -33,6 +34,7 @@ from bot.handoff.models import TicketRow
 from bot.handoff.payloads import HandoffRequest, QueueStatus, SentimentPoint
 from bot.handoff.settings import HandoffSettings
 from bot.handoff.store import HandoffStore
+from bot.privacy import log_masking_installed, uninstall_log_masking
 from tests.actions.conftest import make_tracker, user_message
 
 # A Friday, 11:00 in Vienna: within the default office hours.
@@ -140,6 +142,24 @@ def timeline(store: HandoffStore, ticket_id: int) -> List[tuple]:
 
 def test_the_action_is_named_so_that_rasa_sends_its_replies() -> None:
     assert ActionMonitorTurn().name() == MONITOR_ACTION_NAME == "action_validate_slot_mappings"
+
+
+def test_the_action_server_masks_personal_data_in_its_logs(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    uninstall_log_masking()
+    try:
+        ActionMonitorTurn()  # rasa-sdk makes every action when the server starts
+        assert log_masking_installed()
+        with caplog.at_level(logging.INFO, logger="actions.handoff_actions"):
+            logging.getLogger("actions.handoff_actions").info(
+                "Conversation %r said %r.", "whatsapp:+436641234567", "I'm ana@example.com"
+            )
+        assert caplog.messages == [
+            "Conversation 'whatsapp:+**********67' said \"I'm a***@example.com\"."
+        ]
+    finally:
+        uninstall_log_masking()
 
 
 @pytest.mark.asyncio
