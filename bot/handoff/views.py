@@ -40,7 +40,8 @@ class MessageView:
         id: The message id.
         ticket_id: Its ticket.
         author: "customer", "bot", "agent", "note" or "system".
-        text: What was written, verbatim.
+        text: What was written; customers' personal data masked unless an
+            agent wrote it (see :mod:`bot.handoff.rendering`).
         at: When.
         agent_name: The agent's display name for agent lines and notes.
         delivered: False only while a line meant for the customer waits for
