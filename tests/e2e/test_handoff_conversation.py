@@ -61,7 +61,11 @@ def _ticket(servers: Dict[str, str], agent: Dict[str, str], ticket_id: int) -> D
 
 
 def _inbox(servers: Dict[str, str]) -> List[Dict[str, Any]]:
-    response = requests.get(f"{servers['rasa']}/webhooks/rest/inbox/{SENDER}", timeout=10)
+    url = f"{servers['rasa']}/webhooks/rest/inbox/{SENDER}"
+    response = requests.get(url, timeout=10)
+    if response.status_code == 429:  # polled faster than the channel allows: wait as told
+        time.sleep(int(response.headers["Retry-After"]))
+        response = requests.get(url, timeout=10)
     assert response.status_code == 200, response.text
     return response.json()["messages"]
 
