@@ -29,6 +29,7 @@ import requests
 
 from actions.settings import PROJECT_ROOT
 from bot.loadtest.breakdown import measure_breakdown
+from bot.loadtest.cpu import cpu_split, snapshot
 from bot.loadtest.deployments import (
     Endpoints,
     ProjectDeployment,
@@ -208,6 +209,7 @@ def measure(
             out_dir,
             f"{name}-paced",
         )
+        before = snapshot(deployment.pids())
         saturated_file = run_locust(
             args.locust,
             endpoints,
@@ -218,6 +220,7 @@ def measure(
             out_dir,
             f"{name}-saturated",
         )
+        after = snapshot(deployment.pids())
     finally:
         deployment.stop()
     paced, saturated = read_samples(paced_file), read_samples(saturated_file)
@@ -233,6 +236,9 @@ def measure(
             "saturated_errors_by_kind": error_kinds(saturated),
         },
         "breakdown": breakdown,
+        "saturated_cpu": cpu_split(
+            before, after, saturated_summary.messages - saturated_summary.errors
+        ),
     }
 
 

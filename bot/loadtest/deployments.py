@@ -198,6 +198,16 @@ class ProjectDeployment:
             raise
         return self.endpoints
 
+    def pids(self) -> Dict[str, int]:
+        """The current pid of each process, from the supervisor's pid files."""
+        pids = {}
+        for path in sorted((self.work_dir / "run" / "pids").glob("*.pid")):
+            try:
+                pids[path.stem] = int(path.read_text())
+            except (OSError, ValueError):
+                continue
+        return pids
+
     def stop(self) -> None:
         """Stop every process (the supervisor stops its children)."""
         _stop(self.process)
@@ -262,6 +272,10 @@ class StockDeployment:
             self.stop()
             raise
         return self.endpoints
+
+    def pids(self) -> Dict[str, int]:
+        """The pid of the one Rasa process."""
+        return {"rasa": self.process.pid} if self.process is not None else {}
 
     def stop(self) -> None:
         """Stop Rasa and remove the temporary folder."""
