@@ -162,9 +162,30 @@ def rig(trained_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterat
                 f"{rasa_url}/",
                 300,
             )
+            _wait_until_ready(apis, rasa_url)
             yield Rig(secrets, apis, env["ASSISTANT_DATABASE_URL"], servers)
         finally:
             servers.stop()
+
+
+def _wait_until_ready(apis: ThreadedPlatformApis, rasa_url: str) -> None:
+    """Wait for the start-up work that would otherwise race the first tests.
+
+    Rasa answers its health check before the Telegram channel has registered
+    its webhook, and the action server loads MiniLM on the first
+    recommendation (long on a busy 2-core machine): one REST request for
+    products, outside any platform's conversation, loads it.
+    """
+    deadline = time.monotonic() + 60
+    while not apis.calls_to(TELEGRAM, "setWebhook"):
+        assert time.monotonic() < deadline, "the Telegram channel never called setWebhook"
+        time.sleep(0.25)
+    warm_up = requests.post(
+        f"{rasa_url}/webhooks/rest/webhook",
+        json={"sender": "e2e-platforms-warm-up", "message": RECOMMENDATION_REQUEST},
+        timeout=300,
+    )
+    assert warm_up.status_code == 200, warm_up.text
 
 
 def _tracker(rig: Rig, sender_id: str) -> Dict[str, Any]:
