@@ -76,6 +76,13 @@ def child_environment(settings: ProductionSettings, base: Mapping[str, str]) -> 
             "HANDOFF_RASA_URL": settings.public_url,
             "HANDOFF_RASA_TOKEN": settings.rasa_auth_token,
             "TF_CPP_MIN_LOG_LEVEL": base.get("TF_CPP_MIN_LOG_LEVEL", "2"),
+            # One compute thread per process: torch and TensorFlow otherwise start
+            # one per core in every process, and four processes on two cores spent
+            # 185 ms of CPU per message instead of 53 (docs/benchmarks.md, "Load").
+            "OMP_NUM_THREADS": base.get("OMP_NUM_THREADS", "1"),
+            "MKL_NUM_THREADS": base.get("MKL_NUM_THREADS", "1"),
+            "TF_INTRA_OP_PARALLELISM_THREADS": base.get("TF_INTRA_OP_PARALLELISM_THREADS", "1"),
+            "TF_INTER_OP_PARALLELISM_THREADS": base.get("TF_INTER_OP_PARALLELISM_THREADS", "1"),
         }
     )
     return env

@@ -58,6 +58,10 @@ def test_children_get_every_variable_the_endpoints_file_expands() -> None:
         "HANDOFF_RASA_URL": "http://127.0.0.1:7005",
         "HANDOFF_RASA_TOKEN": "token-123",
         "TF_CPP_MIN_LOG_LEVEL": "2",
+        "OMP_NUM_THREADS": "1",
+        "MKL_NUM_THREADS": "1",
+        "TF_INTRA_OP_PARALLELISM_THREADS": "1",
+        "TF_INTER_OP_PARALLELISM_THREADS": "1",
     }
     lines = [line for line in ENDPOINTS_PATH.read_text().splitlines() if not line.startswith("#")]
     expanded = set(re.findall(r"\$\{([A-Z_]+)\}", "\n".join(lines)))
