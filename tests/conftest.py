@@ -9,8 +9,16 @@ import os
 from pathlib import Path
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 
 from tests.e2e.helpers import run_rasa
+
+# Property tests draw the same examples on every run of the suite (CI must not
+# fail on a draw it has never seen before); HYPOTHESIS_PROFILE=explore draws new
+# ones on every run, to look for bugs.
+hypothesis_settings.register_profile("repeatable", derandomize=True)
+hypothesis_settings.register_profile("explore", derandomize=False)
+hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "repeatable"))
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
