@@ -1,15 +1,35 @@
-"""Channel tests: each test starts without log masking and leaves none behind.
+"""Fixtures shared by the channel tests.
 
-A channel installs :func:`bot.privacy.install_log_masking` for the whole
-process when it builds its routes (as in Rasa); undoing it after each test
-keeps other test modules' log assertions independent of the order tests run in.
+Each test starts without log masking and leaves none behind: a channel installs
+:func:`bot.privacy.install_log_masking` for the whole process when it builds its
+routes (as in Rasa); undoing it after each test keeps other test modules' log
+assertions independent of the order tests run in.
 """
 
-from typing import Iterator
+from typing import AsyncIterator, Iterator
 
 import pytest
+import pytest_asyncio
+from sanic import Sanic
 
 from bot.privacy import uninstall_log_masking
+from tests.bot.channels.platform_apis import FakePlatformApis
+
+
+@pytest.fixture(autouse=True)
+def sanic_test_mode(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Sanic rewrites some of its own methods at the first start of a server;
+    # test mode keeps the originals so that one process can start many servers.
+    monkeypatch.setattr(Sanic, "test_mode", True)
+
+
+@pytest_asyncio.fixture
+async def apis() -> AsyncIterator[FakePlatformApis]:
+    """Local fakes of the platforms' APIs, recording what the channels send."""
+    fakes = FakePlatformApis()
+    await fakes.start()
+    yield fakes
+    await fakes.close()
 
 
 @pytest.fixture(autouse=True)

@@ -15,7 +15,6 @@ import pytest
 import pytest_asyncio
 from rasa.core.channels.channel import UserMessage
 from rasa.shared.exceptions import InvalidConfigException
-from sanic import Sanic
 
 from bot.channels.delivery import PlatformDeliveryError
 from bot.channels.facebook import FacebookInput, messaging_events
@@ -29,19 +28,6 @@ VERIFY = "my-verify-token"
 PAGE_TOKEN = "EAAGm0PX4ZCpsBAtest"
 PAGE = "1067280970047460"
 PSID = "6873492113456722"
-
-
-@pytest.fixture(autouse=True)
-def sanic_test_mode(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(Sanic, "test_mode", True)
-
-
-@pytest_asyncio.fixture
-async def apis() -> AsyncIterator[FakePlatformApis]:
-    fakes = FakePlatformApis()
-    await fakes.start()
-    yield fakes
-    await fakes.close()
 
 
 def make_channel(apis: FakePlatformApis) -> FacebookInput:

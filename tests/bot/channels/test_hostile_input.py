@@ -20,7 +20,6 @@ import aiohttp
 import pytest
 import pytest_asyncio
 from rasa.core.tracker_store import SQLTrackerStore
-from sanic import Sanic
 
 from bot.channels.limits import ChannelLimits
 from bot.channels.rest import HandoffRestInput
@@ -43,11 +42,6 @@ from tests.bot.channels.hostile import (
 )
 
 pytestmark = pytest.mark.asyncio
-
-
-@pytest.fixture(autouse=True)
-def sanic_test_mode(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(Sanic, "test_mode", True)
 
 
 @pytest.fixture

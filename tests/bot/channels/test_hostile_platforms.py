@@ -8,14 +8,12 @@ nothing is stored. Unsigned requests are refused (401) before being read.
 import json
 import time
 from pathlib import Path
-from typing import Any, AsyncIterator, Dict, Optional, Tuple
+from typing import Any, Dict, Optional, Tuple
 from urllib.parse import parse_qs, urlencode
 
 import pytest
-import pytest_asyncio
 from rasa.core.channels.channel import InputChannel
 from rasa.core.tracker_store import SQLTrackerStore
-from sanic import Sanic
 
 from bot.channels.facebook import FacebookInput
 from bot.channels.signatures import facebook_signature, slack_signature, twilio_signature
@@ -53,22 +51,9 @@ TWILIO_TOKEN = "12345678901234567890123456789012"
 TWILIO_URL = "https://bot.example.com/webhooks/twilio/webhook"
 
 
-@pytest.fixture(autouse=True)
-def sanic_test_mode(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(Sanic, "test_mode", True)
-
-
 @pytest.fixture
 def store(tmp_path: Path) -> SQLTrackerStore:
     return tracker_store(tmp_path)
-
-
-@pytest_asyncio.fixture
-async def apis() -> AsyncIterator[FakePlatformApis]:
-    fakes = FakePlatformApis()
-    await fakes.start()
-    yield fakes
-    await fakes.close()
 
 
 def telegram_update(text: str) -> bytes:

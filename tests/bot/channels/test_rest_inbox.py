@@ -114,13 +114,6 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-@pytest.fixture(autouse=True)
-def sanic_test_mode(monkeypatch: pytest.MonkeyPatch) -> None:
-    # Sanic rewrites some of its own methods at the first start of a server;
-    # test mode keeps the originals so that one process can start many servers.
-    monkeypatch.setattr(Sanic, "test_mode", True)
-
-
 @pytest_asyncio.fixture
 async def tracker_store(tmp_path: Path) -> TrackerStore:
     store = SQLTrackerStore(DOMAIN, dialect="sqlite", db=str(tmp_path / "trackers.db"))

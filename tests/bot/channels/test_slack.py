@@ -17,7 +17,6 @@ import pytest
 import pytest_asyncio
 from rasa.core.channels.channel import UserMessage
 from rasa.shared.exceptions import InvalidConfigException
-from sanic import Sanic
 
 from bot.channels.delivery import PlatformDeliveryError
 from bot.channels.limits import RATE_REPLY, TOO_LONG_REPLY, ChannelLimits
@@ -30,19 +29,6 @@ TOKEN = "xoxb-1111-2222-test"
 SIGNING_SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 USER = "U2147483697"
 DM = "D024BE91L"
-
-
-@pytest.fixture(autouse=True)
-def sanic_test_mode(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(Sanic, "test_mode", True)
-
-
-@pytest_asyncio.fixture
-async def apis() -> AsyncIterator[FakePlatformApis]:
-    fakes = FakePlatformApis()
-    await fakes.start()
-    yield fakes
-    await fakes.close()
 
 
 def make_channel(apis: FakePlatformApis) -> SlackInput:

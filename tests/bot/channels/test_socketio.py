@@ -12,7 +12,6 @@ from typing import Any, AsyncIterator, Callable, List, Tuple
 import aiohttp
 import pytest
 import socketio
-from sanic import Sanic
 
 from bot.channels.limits import RATE_REPLY, TOO_LONG_REPLY, ChannelLimits
 from bot.channels.settings import ChannelLimitSettings
@@ -20,11 +19,6 @@ from bot.channels.socketio import SocketIOInput, malformed_message, malformed_se
 from tests.bot.channels.harness import FakeAgent, serve
 
 pytestmark = pytest.mark.asyncio
-
-
-@pytest.fixture(autouse=True)
-def sanic_test_mode(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(Sanic, "test_mode", True)
 
 
 def make_channel() -> SocketIOInput:

@@ -12,7 +12,6 @@ import pytest
 import pytest_asyncio
 from rasa.core.channels.channel import UserMessage
 from rasa.shared.exceptions import InvalidConfigException
-from sanic import Sanic
 
 from bot.channels.delivery import PlatformDeliveryError
 from bot.channels.limits import RATE_REPLY, TOO_LONG_REPLY, ChannelLimits
@@ -25,19 +24,6 @@ TOKEN = "123456:ABC-test-token"
 SECRET = "s3cret_Token-42"
 WEBHOOK_URL = "https://bot.example.com/webhooks/telegram/webhook"
 CHAT = 987654321
-
-
-@pytest.fixture(autouse=True)
-def sanic_test_mode(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(Sanic, "test_mode", True)
-
-
-@pytest_asyncio.fixture
-async def apis() -> AsyncIterator[FakePlatformApis]:
-    fakes = FakePlatformApis()
-    await fakes.start()
-    yield fakes
-    await fakes.close()
 
 
 @pytest.fixture

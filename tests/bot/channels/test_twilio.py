@@ -13,7 +13,6 @@ from urllib.parse import urlencode
 import pytest
 import pytest_asyncio
 from rasa.shared.exceptions import InvalidConfigException
-from sanic import Sanic
 from twilio.request_validator import RequestValidator
 
 from bot.channels.delivery import PlatformDeliveryError
@@ -29,19 +28,6 @@ PUBLIC_URL = "https://bot.example.com/webhooks/twilio/webhook"
 SMS_NUMBER = "+14155550100"
 WHATSAPP_NUMBER = "whatsapp:+14155238886"
 CUSTOMER = "+436641234567"
-
-
-@pytest.fixture(autouse=True)
-def sanic_test_mode(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(Sanic, "test_mode", True)
-
-
-@pytest_asyncio.fixture
-async def apis() -> AsyncIterator[FakePlatformApis]:
-    fakes = FakePlatformApis()
-    await fakes.start()
-    yield fakes
-    await fakes.close()
 
 
 @pytest.fixture
