@@ -8,7 +8,8 @@ import os
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Mapping
+from typing import Mapping, Optional
+from urllib.parse import urlsplit
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATA_DIR = PROJECT_ROOT / ".data"
@@ -61,6 +62,33 @@ def _get_path(environ: Mapping[str, str], name: str, default: Path) -> Path:
     path = Path(raw.strip()).expanduser()
     # Relative paths are relative to the project, like the defaults.
     return path if path.is_absolute() else PROJECT_ROOT / path
+
+
+# The same parsers serve the other services' settings modules
+# (bot/handoff, bot/web, bot/prod, bot/channels).
+
+
+def _get_str(environ: Mapping[str, str], name: str) -> Optional[str]:
+    raw = environ.get(name)
+    if raw is None or raw.strip() == "":
+        return None
+    return raw.strip()
+
+
+MAX_PORT = 65535
+
+
+def _get_port(environ: Mapping[str, str], name: str, default: int) -> int:
+    port = _get_int(environ, name, default, minimum=1)
+    if port > MAX_PORT:
+        raise ValueError(f"{name} must be at most {MAX_PORT}, got {port}")
+    return port
+
+
+def _check_http_url(name: str, url: str) -> None:
+    parts = urlsplit(url)
+    if parts.scheme not in {"http", "https"} or not parts.netloc:
+        raise ValueError(f"{name} must be an http(s) URL, got {url!r}")
 
 
 @dataclass(frozen=True)

@@ -9,9 +9,8 @@ import os
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Mapping, Optional
-from urllib.parse import urlsplit
 
-from actions.settings import _get_int
+from actions.settings import _check_http_url, _get_int, _get_port, _get_str
 from bot.handoff.office_hours import OfficeHours
 
 DEFAULT_OFFICE_HOURS = "Mon-Fri 08:00-20:00, Sat 09:00-17:00"
@@ -114,26 +113,6 @@ class HandoffSettings:
             poll_interval_s=_get_int(environ, "HANDOFF_POLL_INTERVAL_MS", 500, minimum=10) / 1000,
             retry_max_s=_get_int(environ, "HANDOFF_RETRY_MAX_S", 60, minimum=1),
         )
-
-
-def _get_str(environ: Mapping[str, str], name: str) -> Optional[str]:
-    raw = environ.get(name)
-    if raw is None or raw.strip() == "":
-        return None
-    return raw.strip()
-
-
-def _get_port(environ: Mapping[str, str], name: str, default: int) -> int:
-    port = _get_int(environ, name, default, minimum=1)
-    if port > 65535:
-        raise ValueError(f"{name} must be at most 65535, got {port}")
-    return port
-
-
-def _check_http_url(name: str, url: str) -> None:
-    parts = urlsplit(url)
-    if parts.scheme not in {"http", "https"} or not parts.netloc:
-        raise ValueError(f"{name} must be an http(s) URL, got {url!r}")
 
 
 @lru_cache(maxsize=1)

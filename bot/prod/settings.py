@@ -10,11 +10,17 @@ and the handoff service's ``HANDOFF_*`` variables by :mod:`bot.handoff.settings`
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping, Optional, Tuple
+from typing import Mapping, Tuple
 
-from actions.settings import PROJECT_ROOT, _get_bool, _get_int, _get_path
-
-MAX_PORT = 65535
+from actions.settings import (
+    MAX_PORT,
+    PROJECT_ROOT,
+    _get_bool,
+    _get_int,
+    _get_path,
+    _get_port,
+    _get_str,
+)
 
 
 @dataclass(frozen=True)
@@ -192,20 +198,6 @@ class ProductionSettings:
             restart_max_s=_get_int(environ, "PROD_RESTART_MAX_S", 30, minimum=1),
             create_databases=_get_bool(environ, "PROD_CREATE_DATABASES", True),
         )
-
-
-def _get_str(environ: Mapping[str, str], name: str) -> Optional[str]:
-    raw = environ.get(name)
-    if raw is None or raw.strip() == "":
-        return None
-    return raw.strip()
-
-
-def _get_port(environ: Mapping[str, str], name: str, default: int) -> int:
-    port = _get_int(environ, name, default, minimum=1)
-    if port > MAX_PORT:
-        raise ValueError(f"{name} must be at most {MAX_PORT}, got {port}")
-    return port
 
 
 def _get_ports(environ: Mapping[str, str], name: str, default: Tuple[int, ...]) -> Tuple[int, ...]:

@@ -6,10 +6,10 @@ Every ``WEB_*`` variable is read here, with a type and a default.
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping, Optional, Tuple
+from typing import Mapping, Tuple
 from urllib.parse import urlsplit
 
-from actions.settings import _get_bool, _get_int
+from actions.settings import _check_http_url, _get_bool, _get_int, _get_port, _get_str
 
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_WIDGET_JS = ROOT / "node_modules" / "rasa-webchat" / "lib" / "index.js"
@@ -83,31 +83,11 @@ class WebSettings:
         )
 
 
-def _get_str(environ: Mapping[str, str], name: str) -> Optional[str]:
-    raw = environ.get(name)
-    if raw is None or raw.strip() == "":
-        return None
-    return raw.strip()
-
-
-def _get_port(environ: Mapping[str, str], name: str, default: int) -> int:
-    port = _get_int(environ, name, default, minimum=1)
-    if port > 65535:
-        raise ValueError(f"{name} must be at most 65535, got {port}")
-    return port
-
-
 def _split_origins(raw: str) -> Tuple[str, ...]:
     origins = tuple(part.strip().rstrip("/") for part in raw.split(",") if part.strip())
     if "none" in origins:
         return ()
     return origins
-
-
-def _check_http_url(name: str, url: str) -> None:
-    parts = urlsplit(url)
-    if parts.scheme not in {"http", "https"} or not parts.netloc:
-        raise ValueError(f"{name} must be an http(s) URL, got {url!r}")
 
 
 def _check_origin(origin: str) -> None:
