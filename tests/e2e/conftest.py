@@ -9,11 +9,17 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import Dict, Iterator, List, Optional
+from typing import Dict, Iterator, Optional
 
 import pytest
 
-from tests.e2e.helpers import RASA, ROOT, free_port, wait_until_up
+from tests.e2e.helpers import ROOT, free_port, wait_until_up
+from tests.e2e.processes import (
+    ServerGroup,
+    action_server_command,
+    assistant_environment,
+    rasa_server_command,
+)
 
 AGENT_USERNAME = "dana"
 AGENT_PASSWORD = "e2e agent password 42"
@@ -25,25 +31,19 @@ def servers(
 ) -> Iterator[Dict[str, str]]:
     """The action server, a Rasa server and the handoff service on free ports.
 
-    They share a fresh SQLite database. Sentiment comes from VADER (the model
-    directory is empty) so that escalation is deterministic, and the office is
-    always open so that replies do not depend on when the tests run.
+    They share a fresh SQLite database, in :func:`assistant_environment` (VADER
+    sentiment, an always-open office).
     """
     tmp = tmp_path_factory.mktemp("servers")
-    database_url = f"sqlite:///{tmp / 'assistant.db'}"
     actions_port, rasa_port, handoff_port = free_port(), free_port(), free_port()
-    (tmp / "no-sentiment-model").mkdir()
-    env = {
-        **os.environ,
-        "ASSISTANT_DATABASE_URL": database_url,
-        "ASSISTANT_SENTIMENT_MODEL_DIR": str(tmp / "no-sentiment-model"),
-        "HANDOFF_OFFICE_HOURS": "24/7",
-        "HANDOFF_RASA_URL": f"http://127.0.0.1:{rasa_port}",
-        "HANDOFF_POLL_INTERVAL_MS": "200",
-        "HANDOFF_RETRY_MAX_S": "2",
-        "HANDOFF_AGENT_PASSWORD": AGENT_PASSWORD,
-        "TF_CPP_MIN_LOG_LEVEL": "3",
-    }
+    env = assistant_environment(
+        tmp,
+        HANDOFF_RASA_URL=f"http://127.0.0.1:{rasa_port}",
+        HANDOFF_POLL_INTERVAL_MS="200",
+        HANDOFF_RETRY_MAX_S="2",
+        HANDOFF_AGENT_PASSWORD=AGENT_PASSWORD,
+    )
+    database_url = env["ASSISTANT_DATABASE_URL"]
     endpoints = tmp / "endpoints.yml"
     endpoints.write_text(f'action_endpoint:\n  url: "http://127.0.0.1:{actions_port}/webhook"\n')
     created = subprocess.run(
@@ -63,24 +63,15 @@ def servers(
         timeout=120,
     )
     assert created.returncode == 0, created.stdout + created.stderr
-    processes: List[subprocess.Popen] = []
-
-    def start(name: str, args: List[str], health_url: str, seconds: int) -> None:
-        log = tmp / f"{name}.log"
-        process = subprocess.Popen(
-            args, cwd=ROOT, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT
-        )
-        processes.append(process)
-        wait_until_up(health_url, process, log, seconds)
-
+    group = ServerGroup(tmp, env)
     try:
-        start(
+        group.start(
             "actions",
-            [RASA, "run", "actions", "--actions", "actions", "--port", str(actions_port)],
+            action_server_command(actions_port),
             f"http://127.0.0.1:{actions_port}/health",
             90,
         )
-        start(
+        group.start(
             "handoff",
             [
                 sys.executable,
@@ -95,21 +86,9 @@ def servers(
             f"http://127.0.0.1:{handoff_port}/health",
             60,
         )
-        start(
+        group.start(
             "rasa",
-            [
-                RASA,
-                "run",
-                "--model",
-                str(trained_model),
-                "--endpoints",
-                str(endpoints),
-                "--credentials",
-                "credentials.yml",
-                "--port",
-                str(rasa_port),
-                "--enable-api",
-            ],
+            rasa_server_command(trained_model, endpoints, ROOT / "credentials.yml", rasa_port),
             f"http://127.0.0.1:{rasa_port}/",
             300,
         )
@@ -121,13 +100,7 @@ def servers(
             "agent_password": AGENT_PASSWORD,
         }
     finally:
-        for process in processes:
-            process.terminate()
-        for process in processes:
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
+        group.stop()
 
 
 class WidgetServer:
