@@ -29,6 +29,8 @@ SENDER = "e2e-handoff"
 ANGRY = "This is absolutely terrible. Worst service ever, I am furious and disgusted!"
 AGENT_REPLY = "Hi, I'm Dana from the support team. I'm looking into your order right now."
 FOLLOW_UP = "ok, it was supposed to arrive last Monday"
+# As the servers run (tests/e2e/processes.assistant_environment): always open.
+OFFICE = HandoffSettings.from_env({"HANDOFF_OFFICE_HOURS": "24/7"})
 
 
 def _eventually(probe: Callable[[], Optional[T]], what: str, seconds: float = 30) -> T:
@@ -78,9 +80,7 @@ def _slots(servers: Dict[str, str]) -> Dict[str, Any]:
 
 def test_negative_customer_is_handed_to_an_agent_and_back(servers: Dict[str, str]) -> None:
     database = Database(Settings(database_url=servers["database_url"]))
-    store = HandoffStore(
-        database, settings=HandoffSettings.from_env({"HANDOFF_OFFICE_HOURS": "24/7"})
-    )
+    store = HandoffStore(database, settings=OFFICE)
     agent = _login(servers)
 
     # A normal turn first: the bot answers and fills the order_id slot.
@@ -107,7 +107,7 @@ def test_negative_customer_is_handed_to_an_agent_and_back(servers: Dict[str, str
     expected = escalation_reply(
         EscalationReason.STRONG_NEGATIVE,
         status,
-        HandoffSettings.from_env({"HANDOFF_OFFICE_HOURS": "24/7"}).office_hours,
+        OFFICE.office_hours,
     )
     assert replies == [expected]
     assert _slots(servers)["handoff_active"] is True
