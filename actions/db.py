@@ -187,6 +187,24 @@ class Database:
                 )
             return self._engine, self._sessions
 
+    @contextlib.contextmanager
+    def transaction(self, what: str) -> Iterator[Session]:
+        """Open a session in a transaction, preparing the database on first use.
+
+        Args:
+            what: What is being done, for the error message.
+
+        Yields:
+            The session; the transaction commits when the block ends.
+
+        Raises:
+            DatabaseUnavailable: If the database cannot be prepared or used.
+        """
+        with unavailable_on_error(what):
+            self.ensure_ready()
+            with self.session() as session, session.begin():
+                yield session
+
     def migrate(self, revision: str = "head") -> None:
         """Upgrade the schema to ``revision`` with the Alembic migrations.
 

@@ -6,7 +6,6 @@ as SHA-256 hashes, and expire after ``HANDOFF_TOKEN_TTL_S``. Every request
 made with a valid token also marks the agent online (``last_seen_at``).
 """
 
-import contextlib
 import functools
 import hashlib
 import hmac
@@ -17,13 +16,12 @@ import threading
 import time
 from collections import deque
 from datetime import datetime, timedelta
-from typing import Callable, Deque, Dict, Iterator, Optional, Tuple
+from typing import Callable, Deque, Dict, Optional, Tuple
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
 
-from actions.db import Database, unavailable_on_error, utc_now
+from actions.db import Database, utc_now
 from bot.handoff.models import MAX_DISPLAY_NAME, MAX_USERNAME, AgentRow, AgentTokenRow
 from bot.handoff.views import AgentView
 
@@ -108,13 +106,6 @@ class AgentAccounts:
         self._token_ttl = timedelta(seconds=token_ttl_s)
         self._clock = clock
 
-    @contextlib.contextmanager
-    def _transaction(self, what: str) -> Iterator[Session]:
-        with unavailable_on_error(what):
-            self._database.ensure_ready()
-            with self._database.session() as session, session.begin():
-                yield session
-
     def create_agent(self, username: str, display_name: str, password: str) -> AgentView:
         """Create an agent account.
 
@@ -143,7 +134,7 @@ class AgentAccounts:
             created_at=self._clock(),
         )
         try:
-            with self._transaction("creating an agent") as session:
+            with self._database.transaction("creating an agent") as session:
                 session.add(row)
                 session.flush()
                 return _view(row)
@@ -161,7 +152,7 @@ class AgentAccounts:
             return None
         name = normalise_username(username)
         now = self._clock()
-        with self._transaction("logging in") as session:
+        with self._database.transaction("logging in") as session:
             row = session.execute(
                 select(AgentRow).where(AgentRow.username == name)
             ).scalar_one_or_none()
@@ -200,7 +191,7 @@ class AgentAccounts:
                 AgentRow.active.is_(True),
             )
         )
-        with self._transaction("checking a login token") as session:
+        with self._database.transaction("checking a login token") as session:
             row = session.execute(statement).scalar_one_or_none()
             if row is None:
                 return None
@@ -219,7 +210,7 @@ class AgentAccounts:
     def logout(self, token: str) -> None:
         """Revoke a token; the agent no longer counts as online."""
         now = self._clock()
-        with self._transaction("logging out") as session:
+        with self._database.transaction("logging out") as session:
             row = session.execute(
                 select(AgentTokenRow).where(AgentTokenRow.token_hash == hash_token(token))
             ).scalar_one_or_none()

@@ -15,12 +15,11 @@ import asyncio
 import contextlib
 import logging
 from datetime import datetime, timedelta
-from typing import Callable, Dict, Iterator, List, Optional
+from typing import Callable, Dict, List, Optional
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
 
-from actions.db import Database, DatabaseUnavailable, unavailable_on_error, utc_now
+from actions.db import Database, DatabaseUnavailable, utc_now
 from bot.handoff.models import EventRow, MessageRow, TicketRow
 from bot.handoff.rasa_gateway import OutboundMessage, RasaGateway, RasaUnavailable
 
@@ -47,13 +46,6 @@ class Outbox:
         self._retry_max_s = retry_max_s
         self._clock = clock
 
-    @contextlib.contextmanager
-    def _transaction(self, what: str) -> Iterator[Session]:
-        with unavailable_on_error(what):
-            self._database.ensure_ready()
-            with self._database.session() as session, session.begin():
-                yield session
-
     def due(self) -> Dict[str, List[OutboundMessage]]:
         """Return the pending lines of conversations whose oldest pending line is due.
 
@@ -71,7 +63,7 @@ class Outbox:
         )
         pending: Dict[str, List[OutboundMessage]] = {}
         blocked = set()
-        with self._transaction("reading the outbox") as session:
+        with self._database.transaction("reading the outbox") as session:
             for row, conversation_id, channel in session.execute(statement).all():
                 if conversation_id in blocked:
                     continue
@@ -88,13 +80,13 @@ class Outbox:
         statement = select(func.count(MessageRow.id)).where(
             MessageRow.delivered_at.is_(None), MessageRow.delivery.is_not(None)
         )
-        with self._transaction("counting the outbox") as session:
+        with self._database.transaction("counting the outbox") as session:
             return int(session.execute(statement).scalar_one())
 
     def mark_delivered(self, message_id: int) -> None:
         """Record that Rasa accepted the line."""
         now = self._clock()
-        with self._transaction("marking a message delivered") as session:
+        with self._database.transaction("marking a message delivered") as session:
             row = session.get(MessageRow, message_id)
             if row is None or row.delivered_at is not None:
                 return
@@ -107,7 +99,7 @@ class Outbox:
     def mark_failed(self, message_id: int, error: str) -> None:
         """Record a failed attempt and when to try again."""
         now = self._clock()
-        with self._transaction("recording a failed delivery") as session:
+        with self._database.transaction("recording a failed delivery") as session:
             row = session.get(MessageRow, message_id)
             if row is None or row.delivered_at is not None:
                 return

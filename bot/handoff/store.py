@@ -11,17 +11,16 @@ All methods block: from async code run them in a thread pool. All raise
 :class:`actions.db.DatabaseUnavailable` when the database is down.
 """
 
-import contextlib
 import json
 import threading
 from datetime import datetime, timedelta
-from typing import Callable, Iterator, List, Optional, Sequence
+from typing import Callable, List, Optional, Sequence
 
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from actions.db import Database, get_database, unavailable_on_error, utc_now
+from actions.db import Database, get_database, utc_now
 from bot.handoff import queue, records, rendering
 from bot.handoff.errors import TicketConflict, TicketNotFound
 from bot.handoff.models import (
@@ -75,13 +74,6 @@ class HandoffStore:
         """The settings the store works with."""
         return self._settings
 
-    @contextlib.contextmanager
-    def _transaction(self, what: str) -> Iterator[Session]:
-        with unavailable_on_error(what):
-            self._database.ensure_ready()
-            with self._database.session() as session, session.begin():
-                yield session
-
     # -- the action server's side -------------------------------------------------
 
     def open_ticket(self, request: HandoffRequest) -> QueueStatus:
@@ -120,7 +112,7 @@ class HandoffStore:
             waiting_since=now,
         )
         try:
-            with self._transaction("opening a handoff ticket") as session:
+            with self._database.transaction("opening a handoff ticket") as session:
                 session.add(ticket)
                 session.flush()
                 for line in request.transcript:
@@ -147,7 +139,7 @@ class HandoffStore:
     def active_ticket_id(self, conversation_id: str) -> Optional[int]:
         """Return the conversation's queued or assigned ticket, or None."""
         statement = select(TicketRow.id).where(TicketRow.open_conversation == conversation_id)
-        with self._transaction("finding the open handoff ticket") as session:
+        with self._database.transaction("finding the open handoff ticket") as session:
             return session.execute(statement).scalar_one_or_none()
 
     def add_customer_message(
@@ -164,7 +156,7 @@ class HandoffStore:
             .where(TicketRow.open_conversation == conversation_id)
             .with_for_update()
         )
-        with self._transaction("storing the customer's message") as session:
+        with self._database.transaction("storing the customer's message") as session:
             ticket = session.execute(statement).scalar_one_or_none()
             if ticket is None:
                 return None
@@ -196,7 +188,7 @@ class HandoffStore:
         """
         now = self._clock()
         hours = self._settings.office_hours
-        with self._transaction("reading the handoff queue") as session:
+        with self._database.transaction("reading the handoff queue") as session:
             ticket = session.get(TicketRow, ticket_id)
             if ticket is None:
                 raise TicketNotFound(ticket_id)
@@ -254,7 +246,7 @@ class HandoffStore:
         else:
             raise ValueError(f"unknown ticket list {view!r}; use one of {', '.join(LIST_VIEWS)}")
         now = self._clock()
-        with self._transaction("listing handoff tickets") as session:
+        with self._database.transaction("listing handoff tickets") as session:
             tickets = rendering.by_priority(list(session.execute(statement).scalars()), now)
             return rendering.summaries(session, tickets, now)
 
@@ -262,7 +254,7 @@ class HandoffStore:
         """Return the summaries of the given tickets (missing ids are skipped)."""
         now = self._clock()
         statement = select(TicketRow).where(TicketRow.id.in_(list(ticket_ids)))
-        with self._transaction("reading handoff tickets") as session:
+        with self._database.transaction("reading handoff tickets") as session:
             return rendering.summaries(session, list(session.execute(statement).scalars()), now)
 
     def ticket_detail(self, ticket_id: int) -> TicketDetail:
@@ -271,7 +263,7 @@ class HandoffStore:
         Raises:
             TicketNotFound: If there is no such ticket.
         """
-        with self._transaction("reading a handoff ticket") as session:
+        with self._database.transaction("reading a handoff ticket") as session:
             return self._detail(session, ticket_id)
 
     def claim(self, ticket_id: int, agent: AgentView) -> TicketDetail:
@@ -291,7 +283,7 @@ class HandoffStore:
             .values(status="assigned", agent_id=agent.id, assigned_at=now, updated_at=now)
             .execution_options(synchronize_session=False)
         )
-        with self._transaction("claiming a handoff ticket") as session:
+        with self._database.transaction("claiming a handoff ticket") as session:
             if session.execute(claim).rowcount == 1:
                 line = records.add_line(
                     session, ticket_id, "system", f"{agent.display_name} took over.", now
@@ -321,7 +313,7 @@ class HandoffStore:
         """
         text = records.checked_text(text, self._settings.max_message_chars)
         now = self._clock()
-        with self._transaction("storing an agent's reply") as session:
+        with self._database.transaction("storing an agent's reply") as session:
             ticket = records.owned_ticket(session, ticket_id, agent)
             line = records.add_line(
                 session, ticket_id, "agent", text, now, agent=agent, delivery="reply"
@@ -341,7 +333,7 @@ class HandoffStore:
         """
         text = records.checked_text(text, self._settings.max_message_chars)
         now = self._clock()
-        with self._transaction("storing a note") as session:
+        with self._database.transaction("storing a note") as session:
             if session.get(TicketRow, ticket_id) is None:
                 raise TicketNotFound(ticket_id)
             line = records.add_line(session, ticket_id, "note", text, now, agent=agent)
@@ -366,7 +358,7 @@ class HandoffStore:
 
     def agents_online(self) -> int:
         """Return the number of agents active in the last minute."""
-        with self._transaction("counting agents online") as session:
+        with self._database.transaction("counting agents online") as session:
             return self._agents_online(session, self._clock())
 
     # -- helpers ---------------------------------------------------------------------
@@ -375,7 +367,7 @@ class HandoffStore:
         self, ticket_id: int, agent: AgentView, status: str, delivery: str, text: str
     ) -> TicketDetail:
         now = self._clock()
-        with self._transaction("ending a handoff") as session:
+        with self._database.transaction("ending a handoff") as session:
             ticket = records.owned_ticket(session, ticket_id, agent)
             ticket.status = status
             ticket.open_conversation = None

@@ -104,17 +104,15 @@ class WebhookCursor:
 
     def save(self, event_id: int) -> None:
         """Store the position."""
-        with unavailable_on_error("saving the webhook cursor"):
-            self._database.ensure_ready()
-            with self._database.session() as session, session.begin():
-                row = session.get(CursorRow, CURSOR_NAME)
-                if row is None:
-                    session.add(
-                        CursorRow(name=CURSOR_NAME, last_event_id=event_id, updated_at=utc_now())
-                    )
-                elif row.last_event_id != event_id:
-                    row.last_event_id = event_id
-                    row.updated_at = utc_now()
+        with self._database.transaction("saving the webhook cursor") as session:
+            row = session.get(CursorRow, CURSOR_NAME)
+            if row is None:
+                session.add(
+                    CursorRow(name=CURSOR_NAME, last_event_id=event_id, updated_at=utc_now())
+                )
+            elif row.last_event_id != event_id:
+                row.last_event_id = event_id
+                row.updated_at = utc_now()
 
 
 class WebhookSender:
