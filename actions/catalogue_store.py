@@ -367,10 +367,8 @@ class CatalogueRepository:
                 concurrent writer inserted one of the new SKUs first.
         """
         batch = list(records)
-        with unavailable_on_error("storing products"):
-            self._database.ensure_ready()
-            with self._database.session() as session, session.begin():
-                return upsert_products(session, batch, self._clock())
+        with self._database.transaction("storing products") as session:
+            return upsert_products(session, batch, self._clock())
 
 
 _default_repository: Optional[CatalogueRepository] = None

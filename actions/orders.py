@@ -310,10 +310,8 @@ class OrderRepository:
             DatabaseUnavailable: If the database cannot be reached.
             sqlalchemy.exc.IntegrityError: If the order number is taken.
         """
-        with unavailable_on_error(f"adding order {order.order_id}"):
-            self._database.ensure_ready()
-            with self._database.session() as session, session.begin():
-                session.add(Order.from_status(order))
+        with self._database.transaction(f"adding order {order.order_id}") as session:
+            session.add(Order.from_status(order))
 
     def count(self) -> int:
         """Return the number of orders.

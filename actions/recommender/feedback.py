@@ -93,10 +93,8 @@ class FeedbackRepository:
             need_text=need_text,
             created_at=event.created_at,
         )
-        with unavailable_on_error("recording recommendation feedback"):
-            self._database.ensure_ready()
-            with self._database.session() as session, session.begin():
-                session.add(row)
+        with self._database.transaction("recording recommendation feedback") as session:
+            session.add(row)
 
     def record_vote(
         self, conversation_id: str, sku: str, vote: Vote, need_text: Optional[str] = None
