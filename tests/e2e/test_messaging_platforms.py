@@ -43,9 +43,8 @@ from tests.bot.channels.platform_apis import (
     TWILIO,
     FakePlatformApis,
     ThreadedPlatformApis,
-    free_port,
 )
-from tests.e2e.helpers import ROOT
+from tests.e2e.helpers import ROOT, free_port
 from tests.e2e.platform_customers import MISSING, WRONG, Customer, PlatformSecrets, Reply
 from tests.e2e.processes import (
     ServerGroup,

@@ -20,8 +20,8 @@ import pytest
 
 from bot.prod.preflight import check_rabbitmq, rabbitmq_url
 from bot.prod.settings import ProductionSettings
-from tests.e2e.helpers import ROOT
-from tests.prod.services import PrivatePostgres, PrivateRedis, free_port
+from tests.e2e.helpers import ROOT, free_port
+from tests.prod.services import PrivatePostgres, PrivateRedis
 from tests.prod.topology import ProductionTopology
 
 AGENT_USERNAME = "dana"

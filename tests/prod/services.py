@@ -17,13 +17,9 @@ import time
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
+from tests.e2e.helpers import free_port
+
 POSTGRES_BIN_DIRS = sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def accepts_connections(port: int) -> bool:

@@ -13,7 +13,7 @@ import aiohttp
 from rasa.core.channels.channel import InputChannel, UserMessage, register
 from sanic import Sanic
 
-from tests.bot.channels.platform_apis import free_port
+from tests.e2e.helpers import free_port
 
 Reply = Dict[str, Any]
 

@@ -15,13 +15,14 @@ synchronous tests.
 
 import asyncio
 import json
-import socket
 import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Optional, Set
 
 from aiohttp import web
+
+from tests.e2e.helpers import free_port
 
 TELEGRAM, SLACK, FACEBOOK, TWILIO = "telegram", "slack", "facebook", "twilio"
 GRAPH_VERSION = "v19.0"
@@ -49,12 +50,6 @@ class ApiCall:
     headers: Dict[str, str]
     body: Any
     accepted: bool = True
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @dataclass

@@ -4,7 +4,6 @@ The conversations live in Rasa's SQL tracker store on a temporary SQLite file;
 the agent handling webhook messages is a small fake.
 """
 
-import socket
 import uuid
 from datetime import datetime, timezone
 from pathlib import Path
@@ -27,6 +26,7 @@ from bot.channels.rest import (
     inbox_messages,
     parse_after,
 )
+from tests.e2e.helpers import free_port
 
 ROOT = Path(__file__).resolve().parents[3]
 T0 = datetime(2025, 3, 14, 10, 0, tzinfo=timezone.utc).timestamp()
@@ -106,12 +106,6 @@ class FakeAgent:
 class BrokenStore:
     async def retrieve_full_tracker(self, sender_id: str) -> Any:
         raise OSError("disk I/O error")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest_asyncio.fixture

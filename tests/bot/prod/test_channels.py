@@ -1,6 +1,5 @@
 """Production channels: a message that fails is reported, over a real Sanic server."""
 
-import socket
 import uuid
 from typing import Any, AsyncIterator, List, Optional
 
@@ -14,6 +13,7 @@ from bot.channels.limits import ChannelLimits
 from bot.channels.settings import ChannelLimitSettings
 from bot.prod.channels import ProductionRestInput, graceful
 from bot.prod.messages import ASSISTANT_UNAVAILABLE
+from tests.e2e.helpers import free_port
 
 
 class FakeAgent:
@@ -29,12 +29,6 @@ class FakeAgent:
         if self.failure is not None:
             raise self.failure
         await message.output_channel.send_text_message(message.sender_id, f"echo: {message.text}")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture(autouse=True)

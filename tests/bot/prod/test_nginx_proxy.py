@@ -7,7 +7,6 @@ skip a dead instance, and turn outages into the documented JSON answers.
 
 import json
 import shutil
-import socket
 import subprocess
 import threading
 import time
@@ -21,16 +20,11 @@ import requests
 from bot.prod.messages import ACTIONS_UNAVAILABLE, ASSISTANT_UNAVAILABLE, RASA_UNAVAILABLE
 from bot.prod.nginx import write_nginx_config
 from bot.prod.settings import ProductionSettings
+from tests.e2e.helpers import free_port
 
 pytestmark = pytest.mark.skipif(shutil.which("nginx") is None, reason="nginx is not installed")
 
 TRACEBACK_PAGE = b"<html>Traceback (most recent call last): ...</html>"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class FakeServer:
