@@ -34,7 +34,6 @@ from actions.db import (
     Database,
     UTCDateTime,
     get_database,
-    unavailable_on_error,
     utc_now,
 )
 
@@ -287,13 +286,9 @@ class CatalogueRepository:
         Raises:
             DatabaseUnavailable: If the database cannot be reached.
         """
-        with unavailable_on_error(f"looking up product {sku}"):
-            self._database.ensure_ready()
-            with self._database.session() as session:
-                row = session.execute(
-                    select(Product).where(Product.sku == sku)
-                ).scalar_one_or_none()
-                return row.to_record() if row is not None else None
+        with self._database.reading(f"looking up product {sku}") as session:
+            row = session.execute(select(Product).where(Product.sku == sku)).scalar_one_or_none()
+            return row.to_record() if row is not None else None
 
     def list_products(
         self,
@@ -320,10 +315,8 @@ class CatalogueRepository:
         statement = _ordered(filters.apply(select(Product)), order).offset(offset)
         if limit is not None:
             statement = statement.limit(limit)
-        with unavailable_on_error("listing products"):
-            self._database.ensure_ready()
-            with self._database.session() as session:
-                return [row.to_record() for row in session.execute(statement).scalars()]
+        with self._database.reading("listing products") as session:
+            return [row.to_record() for row in session.execute(statement).scalars()]
 
     def count(self, filters: ProductFilter = ProductFilter()) -> int:
         """Return the number of products that pass ``filters``.
@@ -332,10 +325,8 @@ class CatalogueRepository:
             DatabaseUnavailable: If the database cannot be reached.
         """
         statement = filters.apply(select(func.count()).select_from(Product))
-        with unavailable_on_error("counting products"):
-            self._database.ensure_ready()
-            with self._database.session() as session:
-                return session.execute(statement).scalar_one()
+        with self._database.reading("counting products") as session:
+            return session.execute(statement).scalar_one()
 
     def brands(self) -> List[str]:
         """Return the distinct brands of the catalogue, sorted.
@@ -344,10 +335,8 @@ class CatalogueRepository:
             DatabaseUnavailable: If the database cannot be reached.
         """
         statement = select(Product.brand).distinct().order_by(Product.brand)
-        with unavailable_on_error("listing brands"):
-            self._database.ensure_ready()
-            with self._database.session() as session:
-                return list(session.execute(statement).scalars())
+        with self._database.reading("listing brands") as session:
+            return list(session.execute(statement).scalars())
 
     def upsert_many(self, records: Iterable[ProductRecord]) -> UpsertResult:
         """Insert or update products by SKU, all in one transaction.

@@ -205,6 +205,24 @@ class Database:
             with self.session() as session, session.begin():
                 yield session
 
+    @contextlib.contextmanager
+    def reading(self, what: str) -> Iterator[Session]:
+        """Open a session for reads, preparing the database on first use.
+
+        Args:
+            what: What is being done, for the error message.
+
+        Yields:
+            The session (no explicit transaction; nothing is committed).
+
+        Raises:
+            DatabaseUnavailable: If the database cannot be prepared or used.
+        """
+        with unavailable_on_error(what):
+            self.ensure_ready()
+            with self.session() as session:
+                yield session
+
     def migrate(self, revision: str = "head") -> None:
         """Upgrade the schema to ``revision`` with the Alembic migrations.
 

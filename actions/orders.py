@@ -25,7 +25,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import relationship
 
-from actions.db import Base, Database, UTCDateTime, get_database, unavailable_on_error
+from actions.db import Base, Database, UTCDateTime, get_database
 
 ORDER_ID_FORMAT = "ORD-104233"
 """An example order number, for messages that explain the format."""
@@ -295,13 +295,11 @@ class OrderRepository:
         """
         if not _CANONICAL_ORDER_ID.fullmatch(order_id):
             raise ValueError(f"not a canonical order number: {order_id!r}")
-        with unavailable_on_error(f"looking up order {order_id}"):
-            self._database.ensure_ready()
-            with self._database.session() as session:
-                row = session.execute(
-                    select(Order).where(Order.order_id == order_id)
-                ).scalar_one_or_none()
-                return row.to_status() if row is not None else None
+        with self._database.reading(f"looking up order {order_id}") as session:
+            row = session.execute(
+                select(Order).where(Order.order_id == order_id)
+            ).scalar_one_or_none()
+            return row.to_status() if row is not None else None
 
     def add(self, order: OrderStatus) -> None:
         """Store a new order.
@@ -319,10 +317,8 @@ class OrderRepository:
         Raises:
             DatabaseUnavailable: If the database cannot be reached.
         """
-        with unavailable_on_error("counting orders"):
-            self._database.ensure_ready()
-            with self._database.session() as session:
-                return session.execute(select(func.count()).select_from(Order)).scalar_one()
+        with self._database.reading("counting orders") as session:
+            return session.execute(select(func.count()).select_from(Order)).scalar_one()
 
 
 _default_repository: Optional[OrderRepository] = None

@@ -12,7 +12,7 @@ from typing import Callable, Dict, Iterable, List, Optional
 
 from sqlalchemy import CheckConstraint, Column, Integer, String, Text, select
 
-from actions.db import Base, Database, UTCDateTime, get_database, unavailable_on_error, utc_now
+from actions.db import Base, Database, UTCDateTime, get_database, utc_now
 from actions.recommender.payloads import FeedbackEvent, Vote
 
 MAX_CONVERSATION_ID = 255
@@ -123,10 +123,8 @@ class FeedbackRepository:
             .where(RecommendationFeedbackRow.conversation_id == conversation_id)
             .order_by(RecommendationFeedbackRow.created_at, RecommendationFeedbackRow.id)
         )
-        with unavailable_on_error("reading recommendation feedback"):
-            self._database.ensure_ready()
-            with self._database.session() as session:
-                return [row.to_event() for row in session.execute(statement).scalars()]
+        with self._database.reading("reading recommendation feedback") as session:
+            return [row.to_event() for row in session.execute(statement).scalars()]
 
 
 _default_repository: Optional[FeedbackRepository] = None

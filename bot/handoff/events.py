@@ -13,16 +13,14 @@ that they belong to rolled-back transactions).
 """
 
 import asyncio
-import contextlib
 import logging
 import time
-from typing import Callable, Dict, Iterator, List, Sequence, Set, Tuple
+from typing import Callable, Dict, List, Sequence, Set, Tuple
 
 from aiohttp import web
 from sqlalchemy import func, or_, select
-from sqlalchemy.orm import Session
 
-from actions.db import Database, DatabaseUnavailable, unavailable_on_error
+from actions.db import Database, DatabaseUnavailable
 from bot.handoff import rendering
 from bot.handoff.models import EventRow, MessageRow
 from bot.handoff.store import HandoffStore
@@ -99,16 +97,9 @@ class EventLog:
         self._database = database
         self._store = store
 
-    @contextlib.contextmanager
-    def _session(self, what: str) -> Iterator[Session]:
-        with unavailable_on_error(what):
-            self._database.ensure_ready()
-            with self._database.session() as session:
-                yield session
-
     def latest_id(self) -> int:
         """Return the highest event id, 0 for an empty log."""
-        with self._session("reading the event log") as session:
+        with self._database.reading("reading the event log") as session:
             return int(session.execute(select(func.max(EventRow.id))).scalar_one() or 0)
 
     def read(self, after_id: int, also: Sequence[int] = ()) -> List[LiveEvent]:
@@ -121,7 +112,7 @@ class EventLog:
         if also:
             condition = or_(condition, EventRow.id.in_(list(also)))
         statement = select(EventRow).where(condition).order_by(EventRow.id).limit(READ_LIMIT)
-        with self._session("reading the event log") as session:
+        with self._database.reading("reading the event log") as session:
             rows = list(session.execute(statement).scalars())
             if not rows:
                 return []

@@ -30,7 +30,7 @@ from typing import Callable, Optional
 import aiohttp
 from sqlalchemy import select
 
-from actions.db import Database, DatabaseUnavailable, unavailable_on_error, utc_now
+from actions.db import Database, DatabaseUnavailable, utc_now
 from bot.handoff.events import EventLog, EventTail
 from bot.handoff.models import CursorRow
 from bot.handoff.views import LiveEvent, iso
@@ -96,11 +96,9 @@ class WebhookCursor:
 
     def load(self) -> Optional[int]:
         """Return the stored position, None before the first start."""
-        with unavailable_on_error("reading the webhook cursor"):
-            self._database.ensure_ready()
-            with self._database.session() as session:
-                statement = select(CursorRow.last_event_id).where(CursorRow.name == CURSOR_NAME)
-                return session.execute(statement).scalar_one_or_none()
+        with self._database.reading("reading the webhook cursor") as session:
+            statement = select(CursorRow.last_event_id).where(CursorRow.name == CURSOR_NAME)
+            return session.execute(statement).scalar_one_or_none()
 
     def save(self, event_id: int) -> None:
         """Store the position."""
