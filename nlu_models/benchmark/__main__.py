@@ -130,7 +130,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     args.out.write_text(json.dumps(report, indent=2), encoding="utf-8")
     summary = {
         name: {k: v for k, v in report[name].items() if not isinstance(v, dict)}
-        for name in ("model", "baseline")
+        for name in ("model", "fused", "baseline")
         if name in report
     }
     print(json.dumps(summary, indent=2))

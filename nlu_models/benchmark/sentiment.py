@@ -1,4 +1,10 @@
-"""Sentiment benchmark: the fine-tuned MiniLM against the VADER lexicon."""
+"""Sentiment benchmark: the fine-tuned MiniLM (alone and fused with VADER) against VADER.
+
+Systems in the report: ``model``, the fine-tuned MiniLM alone; ``fused``, MiniLM
+with its fusion layer, when the model folder has one (what
+:func:`nlu_models.sentiment.load_sentiment_model` then returns); ``baseline``,
+VADER, on request.
+"""
 
 import logging
 import time
@@ -7,11 +13,13 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from nlu_models.benchmark import metrics
 from nlu_models.sentiment import (
+    FusedSentimentModel,
     SentimentModel,
     TransformerSentimentModel,
     VaderSentimentModel,
 )
 from nlu_models.sentiment_data import LABELS
+from nlu_models.sentiment_fusion import FUSION_FILE
 
 logger = logging.getLogger(__name__)
 LATENCY_WARMUP = 20
@@ -94,6 +102,12 @@ def run(
     report["model"] = evaluate_model(
         TransformerSentimentModel.load(model_dir), texts, gold, latency_samples
     )
+    report["model"]["name"] = TransformerSentimentModel.name
+    if (model_dir / FUSION_FILE).is_file():
+        logger.info("Scoring with MiniLM and VADER fused.")
+        fused = FusedSentimentModel.load(model_dir)
+        report["fused"] = evaluate_model(fused, texts, gold, latency_samples)
+        report["fused"]["name"] = fused.name
     if baseline == "vader":
         logger.info("Scoring with VADER.")
         report["baseline"] = evaluate_model(VaderSentimentModel(), texts, gold, latency_samples)
