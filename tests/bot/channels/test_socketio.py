@@ -7,18 +7,29 @@ import asyncio
 import contextlib
 import json
 import logging
-from typing import Any, AsyncIterator, Callable, List, Tuple
+from datetime import datetime, timezone
+from typing import Any, AsyncIterator, Callable, Dict, List, Optional, Tuple
 
 import aiohttp
 import pytest
 import socketio
+from rasa.shared.core.events import BotUttered
 
 from bot.channels.limits import RATE_REPLY, TOO_LONG_REPLY, ChannelLimits
 from bot.channels.settings import ChannelLimitSettings
-from bot.channels.socketio import SocketIOInput, malformed_message, malformed_session_request
+from bot.channels.socketio import (
+    KeyedSocketIOOutput,
+    SocketIOInput,
+    malformed_message,
+    malformed_session_request,
+    socketio_payloads,
+)
 from tests.bot.channels.harness import FakeAgent, serve
 
 pytestmark = pytest.mark.asyncio
+
+T0 = datetime(2025, 3, 14, 10, 2, 3, 120000, tzinfo=timezone.utc).timestamp()
+AT = "2025-03-14T10:02:03.120000+00:00"
 
 
 def make_channel() -> SocketIOInput:
@@ -165,3 +176,135 @@ def test_the_checks_of_event_data() -> None:
     assert malformed_session_request({"session_id": "x" * 256}) == (
         "'session_id' must be a string of 1 to 255 characters without control characters"
     )
+
+
+# --- every bot message's payloads carry its event time ("at") ----------------------------
+
+
+class RecordingServer:
+    """Stands in for python-socketio's server under the output channel."""
+
+    def __init__(self) -> None:
+        self.emitted: List[Tuple[str, Any, Any]] = []
+
+    async def emit(self, event: str, data: Any = None, room: Any = None) -> None:
+        self.emitted.append((event, data, room))
+
+
+CARDS = {
+    "template_type": "generic",
+    "elements": [{"title": "Headphones", "buttons": [{"title": "Like it", "payload": "/up"}]}],
+}
+
+
+async def test_every_payload_of_a_bot_message_has_its_event_time() -> None:
+    sio = RecordingServer()
+    event = BotUttered(
+        "Here you go.\n\nPick one:",
+        data={
+            "buttons": [{"title": "Cheaper", "payload": "/cheaper"}],
+            "custom": {"data": {"handoff": {"ticket_id": 3, "message_id": 7}}},
+            "image": "https://example.com/a.png",
+            "attachment": {"type": "template", "payload": CARDS},
+        },
+        timestamp=T0,
+    )
+    await KeyedSocketIOOutput(sio, "bot_uttered").send_response("sess-1", event.message())
+    assert sio.emitted == [
+        ("bot_uttered", {"text": "Here you go.", "quick_replies": [], "at": AT}, "sess-1"),
+        (
+            "bot_uttered",
+            {
+                "text": "Pick one:",
+                "quick_replies": [
+                    {"content_type": "text", "title": "Cheaper", "payload": "/cheaper"}
+                ],
+                "at": AT,
+            },
+            "sess-1",
+        ),
+        ("bot_uttered", {"handoff": {"ticket_id": 3, "message_id": 7}, "at": AT}, "sess-1"),
+        (
+            "bot_uttered",
+            {
+                "attachment": {"type": "image", "payload": {"src": "https://example.com/a.png"}},
+                "at": AT,
+            },
+            "sess-1",
+        ),
+        ("bot_uttered", {"attachment": {"type": "template", "payload": CARDS}, "at": AT}, "sess-1"),
+    ]
+    # Rasa's event is left as it was (its custom payload gets no "room").
+    assert event.data["custom"] == {"data": {"handoff": {"ticket_id": 3, "message_id": 7}}}
+
+
+async def test_texts_without_a_message_and_the_next_message_have_no_stale_time() -> None:
+    sio = RecordingServer()
+    output = KeyedSocketIOOutput(sio, "bot_uttered")
+    await output.send_response("s", BotUttered("First", timestamp=T0).message())
+    await output.send_text_message("s", "You're sending messages too fast.")
+    await output.send_response("s", {"text": "No timestamp"})
+    assert [data for _, data, _ in sio.emitted] == [
+        {"text": "First", "at": AT},
+        {"text": "You're sending messages too fast."},
+        {"text": "No timestamp"},
+    ]
+
+
+async def test_socketio_payloads_are_what_the_channel_emits() -> None:
+    message = BotUttered(
+        "Hi\n\nthere", data={"custom": {"data": {"kind": "card"}}}, timestamp=T0
+    ).message()
+    assert await socketio_payloads(message) == [
+        {"text": "Hi", "at": AT},
+        {"text": "there", "at": AT},
+        {"kind": "card", "at": AT},
+    ]
+    assert message["text"] == "Hi\n\nthere"  # the caller's message is not consumed
+    # A custom payload python-socketio cannot emit fails there and here, after the text.
+    broken = BotUttered("Look", data={"custom": {"attachment": {}}}, timestamp=T0).message()
+    assert await socketio_payloads(broken) == [{"text": "Look", "at": AT}]
+
+
+async def test_the_output_channel_for_rasas_http_api_is_keyed() -> None:
+    channel = make_channel()
+    with pytest.warns(UserWarning, match="SocketIO output channel cannot be recreated"):
+        assert channel.get_output_channel() is None  # no server yet
+
+    async def on_new_message(_: Any) -> None:
+        return None
+
+    channel.blueprint(on_new_message)
+    output = channel.get_output_channel()
+    assert type(output) is KeyedSocketIOOutput
+    assert (output.sio, output.bot_message_evt) == (channel.sio, "bot_uttered")
+
+
+def timed(message: Any) -> List[Dict[str, Any]]:
+    return [{"text": f"echo: {message.text}", "timestamp": T0}]
+
+
+async def test_replies_and_pushed_messages_reach_the_widget_with_their_time() -> None:
+    channel = make_channel()
+    agent = FakeAgent(timed)
+    async with widget_on(channel, agent) as (widget, _):
+        await widget.client.emit(
+            "user_uttered", {"message": "hello", "session_id": "s1", "metadata": '{"page": 2}'}
+        )
+        await widget.wait(lambda: len(widget.texts()) == 1)
+        pushed: Optional[Any] = channel.get_output_channel()
+        assert pushed is not None
+        await pushed.send_response("s1", BotUttered("Still there?", timestamp=T0 + 1).message())
+        await widget.wait(lambda: len(widget.texts()) == 2)
+    later = datetime.fromtimestamp(T0 + 1, tz=timezone.utc).isoformat()
+    assert [data for event, data in widget.received if event == "bot_uttered"] == [
+        {"text": "echo: hello", "at": AT},
+        {"text": "Still there?", "at": later},
+    ]
+    (message,) = agent.received
+    assert (message.sender_id, message.input_channel, message.metadata) == (
+        "s1",
+        "socketio",
+        {"page": 2},
+    )
+    assert type(message.output_channel) is KeyedSocketIOOutput
