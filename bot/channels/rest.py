@@ -20,6 +20,13 @@ display name, or null for the hand back), plus ``buttons``, ``image`` and
 ``closed: true`` on the message that closes the handoff. A message the handoff
 service delivered twice (it retries until Rasa confirms) is listed once.
 
+With ``include=all`` (``?after=...&include=all``) the inbox lists every bot
+message, the bot's own too (``agent`` null, no ``handback``), with the same
+``after``, order, page size and de-duplication, and each message also has
+``payloads``: exactly what the socket.io channel emits for it, ``at`` key
+included (:func:`bot.channels.socketio.socketio_payloads`). The web widget
+catches up with it after a dropped connection. Any other ``include`` is 400.
+
 Like the webhook itself, the inbox trusts whoever knows the sender id.
 
 Both routes apply the channel limits of :mod:`bot.channels.limits`. Before
@@ -40,7 +47,7 @@ Use it in ``credentials.yml`` instead of ``rest:``::
 import json
 import logging
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from typing import Any, Awaitable, Callable, Dict, Iterable, List, Optional, Tuple
 
@@ -52,6 +59,8 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from bot.channels.limits import LimitedChannel
+from bot.channels.socketio import socketio_payloads
+from bot.channels.timestamps import utc_time
 
 logger = logging.getLogger(__name__)
 
@@ -59,6 +68,7 @@ HANDOFF_METADATA_KEY = "handoff"
 MAX_INBOX_MESSAGES = 200
 MAX_SENDER_ID_CHARS = 255
 MAX_AFTER_CHARS = 64
+INCLUDE_ALL = "all"
 CHANNEL_NAME = "rest"
 _CONTROL_OR_SURROGATE = re.compile(r"[\x00-\x1f\x7f\ud800-\udfff]")
 _SURROGATE = re.compile(r"[\ud800-\udfff]")
@@ -119,17 +129,18 @@ class WebhookMessage:
 
 @dataclass(frozen=True)
 class InboxMessage:
-    """One message from the handoff (an agent's reply or the hand back).
+    """One message of the inbox: an agent's, the hand back, or (``include=all``) the bot's.
 
     Attributes:
         text: What was said.
         at: When it was added to the conversation, aware UTC.
-        agent: Display name of the agent who wrote it; None for the hand back.
+        agent: Display name of the agent who wrote it; None for the hand back and the bot.
         handback: Whether this message handed the conversation back to the bot.
         closed: Whether this message closed the handoff.
         buttons: Buttons sent with the message, if any.
         image: URL of an image sent with it, if any.
         custom: A custom payload sent with it, if any.
+        payloads: With ``include=all``: what the socket.io channel emits for it.
     """
 
     text: str
@@ -140,6 +151,7 @@ class InboxMessage:
     buttons: Tuple[Dict[str, Any], ...] = ()
     image: Optional[str] = None
     custom: Optional[Dict[str, Any]] = None
+    payloads: Optional[Tuple[Any, ...]] = None
 
     def to_dict(self) -> Dict[str, Any]:
         """Return the message as the inbox's JSON shape."""
@@ -158,28 +170,34 @@ class InboxMessage:
             result["image"] = self.image
         if self.custom:
             result["custom"] = self.custom
+        if self.payloads is not None:
+            result["payloads"] = list(self.payloads)
         return result
 
 
 def event_time(event: Event) -> datetime:
     """Return an event's timestamp as an aware UTC datetime (microseconds)."""
-    return datetime.fromtimestamp(event.timestamp, tz=timezone.utc)
+    return utc_time(event.timestamp)
 
 
-def inbox_message(event: Event) -> Optional[InboxMessage]:
+def inbox_message(event: Event, include_all: bool = False) -> Optional[InboxMessage]:
     """Return the inbox message of a bot event from the handoff, else None.
 
     Args:
         event: Any tracker event.
+        include_all: Also make one of a bot event without ``handoff`` metadata.
 
     Returns:
-        The message for a :class:`BotUttered` whose metadata has ``handoff``.
+        The message for a :class:`BotUttered` whose metadata has ``handoff``
+        (for any :class:`BotUttered` with ``include_all``).
     """
     if not isinstance(event, BotUttered):
         return None
     handoff = (event.metadata or {}).get(HANDOFF_METADATA_KEY)
     if not isinstance(handoff, dict):
-        return None
+        if not include_all:
+            return None
+        handoff = {}
     data = event.data or {}
     agent = handoff.get("agent")
     buttons = data.get("buttons") or ()
@@ -209,27 +227,44 @@ def inbox_messages(
     Returns:
         The messages, oldest first.
     """
-    messages = []
+    return [message for _, message in _inbox_entries(events, after, limit, include_all=False)]
+
+
+async def inbox_messages_with_payloads(
+    events: Iterable[Event], after: Optional[datetime] = None, limit: int = MAX_INBOX_MESSAGES
+) -> List[InboxMessage]:
+    """Every bot message (``include=all``), as :func:`inbox_messages` does, with ``payloads``."""
+    return [
+        replace(message, payloads=tuple(await socketio_payloads(event.message())))
+        for event, message in _inbox_entries(events, after, limit, include_all=True)
+    ]
+
+
+def _inbox_entries(
+    events: Iterable[Event], after: Optional[datetime], limit: int, include_all: bool
+) -> List[Tuple[BotUttered, InboxMessage]]:
+    entries: List[Tuple[BotUttered, InboxMessage]] = []
     seen = set()
     for event in events:
-        message = inbox_message(event)
+        message = inbox_message(event, include_all)
         if message is None or (after is not None and message.at <= after):
             continue
+        assert isinstance(event, BotUttered)  # inbox_message made a message of it
         key = _delivery_key(event)
         if key is not None:
             if key in seen:
                 continue
             seen.add(key)
-        messages.append(message)
-        if len(messages) >= limit:
+        entries.append((event, message))
+        if len(entries) >= limit:
             break
-    return messages
+    return entries
 
 
 def _delivery_key(event: Event) -> Optional[Tuple[Any, Any]]:
     """The handoff service's ids of a delivered line, if it sent them."""
-    handoff = (event.metadata or {}).get(HANDOFF_METADATA_KEY) or {}
-    if handoff.get("message_id") is None:
+    handoff = (event.metadata or {}).get(HANDOFF_METADATA_KEY)
+    if not isinstance(handoff, dict) or handoff.get("message_id") is None:
         return None
     return handoff.get("ticket_id"), handoff.get("message_id")
 
@@ -260,6 +295,19 @@ def parse_after(raw: Optional[str]) -> Optional[datetime]:
     if moment.tzinfo is None or moment.utcoffset() is None:
         moment = moment.replace(tzinfo=timezone.utc)
     return moment.astimezone(timezone.utc)
+
+
+def parse_include(raw: Optional[str]) -> bool:
+    """Read the ``include`` query parameter: whether to list every bot message.
+
+    Raises:
+        ValueError: If it is given and is not ``all``.
+    """
+    if raw is None or raw.strip() == "":
+        return False
+    if raw.strip() != INCLUDE_ALL:
+        raise ValueError(f"'include' can only be {INCLUDE_ALL!r}, got {raw[:MAX_AFTER_CHARS]!r}")
+    return True
 
 
 def _error(status: int, message: str) -> HTTPResponse:
@@ -312,10 +360,10 @@ class HandoffRestInput(RestInput, LimitedChannel):
         return refusal.response() if refusal is not None else None
 
     async def inbox(self, request: Request, sender_id: str) -> HTTPResponse:
-        """Answer ``GET /webhooks/rest/inbox/<sender_id>?after=ISO8601``.
+        """Answer ``GET /webhooks/rest/inbox/<sender_id>?after=ISO8601&include=all``.
 
         Returns:
-            200 with the messages; 400 for a bad sender id or ``after``; 429
+            200 with the messages; 400 for a bad sender id, ``after`` or ``include``; 429
             (with ``Retry-After``) when the sender reads too often; 503 when
             the assistant is not ready or its tracker store fails.
         """
@@ -334,6 +382,7 @@ class HandoffRestInput(RestInput, LimitedChannel):
             return refusal.response()
         try:
             after = parse_after(request.args.get("after"))
+            include_all = parse_include(request.args.get("include"))
         except ValueError as exc:
             return _error(400, str(exc))
         agent = getattr(request.app.ctx, "agent", None)
@@ -346,5 +395,8 @@ class HandoffRestInput(RestInput, LimitedChannel):
             logger.exception("Reading the conversation %r for the inbox failed.", sender_id)
             return _error(503, "the conversation store is unavailable, try again shortly")
         events = tracker.events if tracker is not None else ()
-        messages = inbox_messages(events, after)
+        if include_all:
+            messages = await inbox_messages_with_payloads(events, after)
+        else:
+            messages = inbox_messages(events, after)
         return response.json({"messages": [message.to_dict() for message in messages]})

@@ -1,4 +1,4 @@
-"""The REST channel's handoff inbox, served by a real Sanic server over HTTP.
+"""The REST channel's inbox (handoff messages; with include=all every bot message), over HTTP.
 
 The conversations live in Rasa's SQL tracker store on a temporary SQLite file;
 the agent handling webhook messages is a small fake.
@@ -24,7 +24,9 @@ from bot.channels.rest import (
     InboxMessage,
     inbox_message,
     inbox_messages,
+    inbox_messages_with_payloads,
     parse_after,
+    parse_include,
 )
 from tests.e2e.helpers import free_port
 
@@ -91,6 +93,78 @@ HANDBACK = {
 }
 
 
+QUEUE = {"text": "You're number 1 in the queue.", "at": at(2), "agent": None}
+RED = {"content_type": "text", "title": "The red one", "payload": "red"}
+CARDS = {"template_type": "generic", "elements": [{"title": "Headphones", "subtitle": "€199"}]}
+
+
+def shopping_events() -> List[Event]:
+    """Bot messages without handoff metadata: buttons, a custom carousel, an image."""
+    return [
+        UserUttered("headphones", {"name": "ask"}, timestamp=T0),
+        BotUttered(
+            "Here you go.\n\nMore?",
+            data={"buttons": [{"title": "Cheaper", "payload": "/cheaper"}]},
+            timestamp=T0 + 1,
+        ),
+        BotUttered(None, data={"custom": {"data": {"carousel": CARDS}}}, timestamp=T0 + 1.000001),
+        BotUttered(
+            None, data={"attachment": {"type": "template", "payload": CARDS}}, timestamp=T0 + 2
+        ),
+        BotUttered("The red one", data={"image": "https://example.com/red.png"}, timestamp=T0 + 3),
+    ]
+
+
+SHOPPING = [
+    {
+        "text": "Here you go.\n\nMore?",
+        "at": at(1),
+        "agent": None,
+        "buttons": [{"title": "Cheaper", "payload": "/cheaper"}],
+        "payloads": [
+            {"text": "Here you go.", "quick_replies": [], "at": at(1)},
+            {
+                "text": "More?",
+                "quick_replies": [
+                    {"content_type": "text", "title": "Cheaper", "payload": "/cheaper"}
+                ],
+                "at": at(1),
+            },
+        ],
+    },
+    {
+        "text": "",
+        "at": at(1.000001),
+        "agent": None,
+        "custom": {"data": {"carousel": CARDS}},
+        "payloads": [{"carousel": CARDS, "at": at(1.000001)}],
+    },
+    {
+        "text": "",
+        "at": at(2),
+        "agent": None,
+        "payloads": [{"attachment": {"type": "template", "payload": CARDS}, "at": at(2)}],
+    },
+    {
+        "text": "The red one",
+        "at": at(3),
+        "agent": None,
+        "image": "https://example.com/red.png",
+        "payloads": [
+            {"text": "The red one", "at": at(3)},
+            {
+                "attachment": {"type": "image", "payload": {"src": "https://example.com/red.png"}},
+                "at": at(3),
+            },
+        ],
+    },
+]
+
+
+def with_payloads(message: Dict[str, Any], *payloads: Dict[str, Any]) -> Dict[str, Any]:
+    return {**message, "payloads": list(payloads)}
+
+
 class FakeAgent:
     """Answers webhook messages with an echo; holds the tracker store."""
 
@@ -114,6 +188,8 @@ async def tracker_store(tmp_path: Path) -> TrackerStore:
     for sender_id in ("customer-1", "web user+7@example.com"):
         tracker = DialogueStateTracker.from_events(sender_id, conversation_events(), DOMAIN.slots)
         await store.save(tracker)
+    shopper = DialogueStateTracker.from_events("shopper", shopping_events(), DOMAIN.slots)
+    await store.save(shopper)
     return store
 
 
@@ -186,6 +262,49 @@ async def test_after_accepts_z_and_times_without_a_zone(base_url: str) -> None:
     assert await get(f"{base_url}/inbox/customer-1", after="2025-03-14T10:00:00") == (
         200,
         {"messages": [DANA, BUTTONS, HANDBACK]},
+    )
+
+
+@pytest.mark.asyncio
+async def test_include_all_lists_every_bot_message_with_its_socketio_payloads(
+    base_url: str,
+) -> None:
+    status, body = await get(f"{base_url}/inbox/customer-1", include="all")
+    assert status == 200
+    assert body == {
+        "messages": [
+            with_payloads(QUEUE, {"text": QUEUE["text"], "at": at(2)}),
+            with_payloads(DANA, {"text": DANA["text"], "at": at(60.25)}),
+            with_payloads(BUTTONS, {"text": "Which one?", "quick_replies": [RED], "at": at(80)}),
+            with_payloads(HANDBACK, {"text": HANDBACK["text"], "at": at(90)}),
+        ]
+    }
+    assert await get(f"{base_url}/inbox/shopper", include="all") == (200, {"messages": SHOPPING})
+
+
+@pytest.mark.asyncio
+async def test_include_all_keeps_after(base_url: str) -> None:
+    assert await get(f"{base_url}/inbox/shopper", include="all", after=at(1)) == (
+        200,
+        {"messages": SHOPPING[1:]},
+    )
+    assert await get(f"{base_url}/inbox/customer-1", include="all", after=at(80)) == (
+        200,
+        {"messages": [with_payloads(HANDBACK, {"text": HANDBACK["text"], "at": at(90)})]},
+    )
+    # Without include=all the inbox is as before: handoff messages, no payloads.
+    assert await get(f"{base_url}/inbox/shopper") == (200, {"messages": []})
+    assert await get(f"{base_url}/inbox/customer-1", after=at(2)) == (
+        200,
+        {"messages": [DANA, BUTTONS, HANDBACK]},
+    )
+
+
+@pytest.mark.asyncio
+async def test_another_include_is_a_400(base_url: str) -> None:
+    assert await get(f"{base_url}/inbox/customer-1", include="everything") == (
+        400,
+        {"error": "'include' can only be 'all', got 'everything'"},
     )
 
 
@@ -290,6 +409,38 @@ def test_a_line_delivered_twice_is_listed_once_and_closing_is_marked() -> None:
     ]
 
 
+@pytest.mark.asyncio
+async def test_with_payloads_a_line_delivered_twice_is_listed_once_and_the_cap_applies() -> None:
+    reply = {"handoff": {"agent": "Dana", "ticket_id": 4, "message_id": 17}}
+    events = [
+        BotUttered("On it.", metadata=reply, timestamp=T0 + 1),
+        BotUttered("On it.", metadata=reply, timestamp=T0 + 2),
+        BotUttered("Odd metadata", metadata={"handoff": "yes"}, timestamp=T0 + 3),
+        BotUttered("Last", timestamp=T0 + 4),
+    ]
+    messages = await inbox_messages_with_payloads(events)
+    assert [m.to_dict() for m in messages] == [
+        {
+            "text": "On it.",
+            "at": at(1),
+            "agent": "Dana",
+            "payloads": [{"text": "On it.", "at": at(1)}],
+        },
+        {
+            "text": "Odd metadata",
+            "at": at(3),
+            "agent": None,
+            "payloads": [{"text": "Odd metadata", "at": at(3)}],
+        },
+        {"text": "Last", "at": at(4), "agent": None, "payloads": [{"text": "Last", "at": at(4)}]},
+    ]
+    assert [m.text for m in await inbox_messages_with_payloads(events, limit=2)] == [
+        "On it.",
+        "Odd metadata",
+    ]
+    assert [m.text for m in inbox_messages(events)] == ["On it."]
+
+
 def test_the_number_of_messages_is_capped() -> None:
     events = [
         BotUttered(f"m{i}", metadata={"handoff": {"agent": "Dana"}}, timestamp=T0 + i)
@@ -304,6 +455,14 @@ def test_parse_after() -> None:
     assert parse_after("2025-03-14T11:00:00+01:00") == datetime(
         2025, 3, 14, 10, 0, tzinfo=timezone.utc
     )
+
+
+def test_parse_include() -> None:
+    assert parse_include(None) is False
+    assert parse_include("") is False
+    assert parse_include("all") is True
+    with pytest.raises(ValueError, match="'include' can only be 'all', got 'ALL'"):
+        parse_include("ALL")
 
 
 def test_credentials_use_the_channel() -> None:
