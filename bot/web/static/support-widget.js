@@ -10,15 +10,22 @@
  * (labelled with the name, after "<Agent> has joined the conversation.").
  *
  * Catching up. socket.io drops what Rasa emits while the connection is down.
- * After every (re)connection this script reads the conversation's handoff
- * messages from the inbox (GET /webhooks/rest/inbox/<session id>) and shows
- * those not shown yet, once; the keys of shown messages ("ticket:message")
- * are kept in the same storage as the conversation.
+ * Every payload Rasa emits for a bot message carries "at", the message's time
+ * (bot/channels/socketio.py), which this script takes off the payload and
+ * remembers as the message's key. After every (re)connection it reads the
+ * conversation's bot messages from the inbox
+ * (GET /webhooks/rest/inbox/<session id>?include=all) and shows those not
+ * shown yet, once: an agent's line as above (its key is "ticket:message"),
+ * any other message by handing rasa-webchat the payloads it was emitted as.
+ * The keys are kept in the same storage as the conversation. A state saved
+ * by an older version of this script, or none, has no version: the first
+ * catch-up then marks the bot's messages as shown without showing them
+ * (rasa-webchat's history has them, or they were lost before this version).
  *
- * To do both, the script takes rasa-webchat's own "bot_uttered" listener off
- * the socket.io socket and calls it itself (socket.listeners / socket.off are
- * socket.io's public API). If that ever fails, rasa-webchat shows every
- * message itself, without the agent labels.
+ * To do all this, the script takes rasa-webchat's own "bot_uttered" listener
+ * off the socket.io socket and calls it itself (socket.listeners / socket.off
+ * are socket.io's public API). If that ever fails, rasa-webchat shows every
+ * live message itself, without the agent labels, and none from the inbox.
  *
  * Attributes of the <script> tag (all optional):
  *   data-server        the widget server, e.g. https://chat.example.com
@@ -40,6 +47,7 @@
   var MAX_KEYS = 500;
   var SECOND_LOOK_MS = 2000;
   var STATE_PREFIX = "support-widget.handoff.";
+  var STATE_VERSION = 2; // keys of the bot's messages too
   var NOTICE = { style: "class", css: "rw-handoff-notice" };
   var STATUS_TEXT = {
     connecting: "Connecting…",
@@ -57,6 +65,7 @@
   var holdTimer = null;
   var sessionId = null;
   var state = emptyState();
+  var caughtUp = new Set(); // keys of messages shown from the inbox on this page
   var catchUpChain = Promise.resolve();
 
   if (!window.WebChat || typeof window.WebChat.default !== "function") {
@@ -131,6 +140,7 @@
     if (id !== sessionId) {
       sessionId = id;
       state = loadState(id);
+      caughtUp = new Set();
     }
     setStatus("online");
     queueCatchUp();
@@ -144,7 +154,15 @@
   }
 
   function onBotUttered(payload) {
-    if (!takenOver.has(this)) return; // rasa-webchat's own listener shows it
+    var key = takeKey(payload);
+    if (!takenOver.has(this)) {
+      if (key) remember(key); // rasa-webchat's own listener shows it
+      return;
+    }
+    if (key) {
+      if (caughtUp.has(key)) return; // already shown from the inbox
+      remember(key);
+    }
     var marker = handoffOf(payload);
     if (marker) {
       onMarker(marker);
@@ -154,6 +172,16 @@
       flush();
       deliver(payload);
     }
+  }
+
+  // The message's key, taken off the payload: rasa-webchat tells payloads
+  // apart by their keys, as does isPlainText. Called before rasa-webchat's
+  // own listener, which gets the same object.
+  function takeKey(payload) {
+    if (!payload || typeof payload !== "object" || typeof payload.at !== "string") return null;
+    var key = payload.at;
+    delete payload.at;
+    return key;
   }
 
   function deliver(payload) {
@@ -185,7 +213,7 @@
     flush(); // earlier texts are the bot's
     if (isShown(keyOf(marker))) return; // already shown from the inbox
     if (!own.length) {
-      remember(marker); // held too long and shown plain
+      remember(keyOf(marker)); // held too long and shown plain
       return;
     }
     show(marker, own);
@@ -208,7 +236,7 @@
         deliver(styled(text, agentStyle(agent)));
       });
     }
-    remember(marker);
+    remember(keyOf(marker));
   }
 
   function styled(text, customCss) {
@@ -250,6 +278,7 @@
   async function catchUp() {
     var session = sessionId;
     if (!session) return;
+    var baseline = state.version !== STATE_VERSION;
     for (var round = 0; round < 10; round += 1) {
       var messages;
       try {
@@ -259,18 +288,22 @@
         return;
       }
       if (session !== sessionId) return;
-      messages.forEach(fromInbox);
-      if (messages.length) {
-        state.after = messages[messages.length - 1].at;
-        saveState();
-      }
-      if (messages.length < INBOX_PAGE) return;
+      var answer = new Set();
+      messages.forEach(function (message) {
+        fromInbox(message, baseline, answer);
+      });
+      var done = messages.length < INBOX_PAGE;
+      if (messages.length) state.after = messages[messages.length - 1].at;
+      if (done) state.version = STATE_VERSION;
+      if (messages.length || baseline) saveState();
+      if (done) return;
     }
   }
 
   async function readInbox(session, after) {
     var url = config.server + "/webhooks/rest/inbox/" + encodeURIComponent(session);
-    if (after) url += "?after=" + encodeURIComponent(after);
+    url += "?include=all";
+    if (after) url += "&after=" + encodeURIComponent(after);
     var response = await fetch(url, { cache: "no-store", credentials: "omit" });
     if (!response.ok) throw new Error("the inbox answered " + response.status);
     var body = await response.json();
@@ -280,27 +313,50 @@
     });
   }
 
-  function fromInbox(message) {
-    // Only lines with the widget's handoff payload: they have keys, so they
-    // are never shown twice (older lines without one were shown live).
-    var custom = message.custom && message.custom.data;
-    var marker = handoffOf(custom);
-    if (!marker || isShown(keyOf(marker))) return;
+  // answer: the keys of the bot's messages met in this inbox answer. Several
+  // messages can share a key (Rasa may give a turn's messages the same
+  // microsecond); all of them are new if the first one was.
+  function fromInbox(message, baseline, answer) {
+    var marker = handoffOf(message.custom && message.custom.data);
+    if (marker) {
+      if (isShown(keyOf(marker))) return;
+      flush();
+      show(marker, message.text.trim().split("\n\n"));
+      return;
+    }
+    var key = message.at;
+    if (!Array.isArray(message.payloads) || (isShown(key) && !answer.has(key))) return;
+    answer.add(key);
+    remember(key);
+    if (baseline) return;
     flush();
-    show(marker, message.text.trim().split("\n\n"));
+    caughtUp.add(key);
+    message.payloads.forEach(function (payload) {
+      if (payload && typeof payload === "object") {
+        var copy = Object.assign({}, payload);
+        delete copy.at;
+        deliver(copy);
+      }
+    });
   }
 
   // -- what has been shown ---------------------------------------------------------
 
+  // version: STATE_VERSION, or null until the first catch-up (see the header).
   function emptyState() {
-    return { shown: [], after: null, agents: {} };
+    return { version: null, shown: [], after: null, agents: {} };
   }
 
   function loadState(id) {
     try {
       var saved = JSON.parse(storage.getItem(STATE_PREFIX + id) || "null");
       if (saved && Array.isArray(saved.shown) && saved.agents && typeof saved.agents === "object") {
-        return { shown: saved.shown, after: saved.after || null, agents: saved.agents };
+        return {
+          version: saved.version === STATE_VERSION ? STATE_VERSION : null,
+          shown: saved.shown,
+          after: saved.after || null,
+          agents: saved.agents,
+        };
       }
     } catch (error) {
       console.warn("support-widget: ignoring unreadable saved state:", error.message);
@@ -325,8 +381,8 @@
     return state.shown.indexOf(key) !== -1;
   }
 
-  function remember(marker) {
-    var key = keyOf(marker);
+  // key: "ticket:message" for an agent's line, the "at" of any other message.
+  function remember(key) {
     if (!isShown(key)) state.shown.push(key);
     if (state.shown.length > MAX_KEYS) state.shown = state.shown.slice(-MAX_KEYS);
     saveState();

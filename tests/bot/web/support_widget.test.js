@@ -1,8 +1,8 @@
 // Unit tests of bot/web/static/support-widget.js with node's test runner
 // (run by test_support_widget_js.py). A fake rasa-webchat registers the
 // loader's socket handlers the way the real one does (onSocketEvent first,
-// then its own "bot_uttered" listener); a fake socket and a fake inbox stand
-// in for Rasa.
+// then its own "bot_uttered" listener); a fake socket and a fake inbox
+// (GET .../inbox/<session>?include=all) stand in for Rasa.
 "use strict";
 
 const assert = require("node:assert/strict");
@@ -24,25 +24,29 @@ class FakeSocket {
     this.handlers = {};
   }
   listeners(event) {
+    return this.list(event);
+  }
+  list(event) {
     return this.handlers[event] || (this.handlers[event] = []);
   }
   on(event, fn) {
-    this.listeners(event).push(fn);
+    this.list(event).push(fn);
   }
   off(event, fn) {
-    const list = this.listeners(event);
+    const list = this.list(event);
     const index = list.indexOf(fn);
     if (index !== -1) list.splice(index, 1);
   }
   receive(event, ...args) {
-    for (const fn of this.listeners(event).slice()) fn.apply(this, args);
+    for (const fn of this.list(event).slice()) fn.apply(this, args);
   }
 }
 
-function load({ inbox = [], storage = {} } = {}) {
+function load({ inbox = [], storage = {}, takeover = true } = {}) {
   const shown = []; // what rasa-webchat was given to show
   const fetched = [];
   const socket = new FakeSocket();
+  if (!takeover) socket.listeners = undefined; // a socket.io without the public API
   const store = {
     getItem: (key) => (key in storage ? storage[key] : null),
     setItem: (key, value) => {
@@ -134,7 +138,12 @@ test("an agent's text is labelled, after a notice the first time", () => {
     { text: "Still there?", metadata: { customCss: AGENT("Dana") } },
   ]);
   const saved = JSON.parse(storage["support-widget.handoff.sess-1"]);
-  assert.deepEqual(saved, { shown: ["3:7", "3:8"], after: null, agents: { 3: "Dana" } });
+  assert.deepEqual(saved, {
+    version: null, // until the first catch-up is done
+    shown: ["3:7", "3:8"],
+    after: null,
+    agents: { 3: "Dana" },
+  });
 });
 
 test("names are quoted for CSS and escaped for Markdown", () => {
@@ -194,8 +203,8 @@ test("after connecting, missed lines come from the inbox once; their live echo i
     ["Dana has joined the conversation.", "Hi, I'm Dana", "One", "Two"],
   );
   assert.deepEqual(fetched, [
-    "https://chat.example/webhooks/rest/inbox/sess-2",
-    "https://chat.example/webhooks/rest/inbox/sess-2?after=2025-03-14T10%3A02%3A00%2B00%3A00",
+    "https://chat.example/webhooks/rest/inbox/sess-2?include=all",
+    "https://chat.example/webhooks/rest/inbox/sess-2?include=all&after=2025-03-14T10%3A02%3A00%2B00%3A00",
   ]);
 });
 
@@ -231,4 +240,125 @@ test("an unreadable saved state or inbox answer is survived", async () => {
   socket.receive("bot_uttered", marker({ agent: "Dana", parts: 1 }));
   assert.equal(shown.length, 2);
   assert.deepEqual(JSON.parse(storage["support-widget.handoff.sess-4"]).shown, ["3:7"]);
+});
+
+// -- the bot's own messages: keyed by "at", caught up from the inbox ---------------------
+
+const T1 = "2025-03-14T10:05:00.123456+00:00";
+const T2 = "2025-03-14T10:06:00.654321+00:00";
+const T3 = "2025-03-14T10:07:00+00:00";
+const QR = [{ content_type: "text", title: "Cheaper", payload: "/cheaper" }];
+const CARDS = { type: "template", payload: { template_type: "generic", elements: [{ title: "A" }] } };
+const botLine = (text, at, payloads) => ({ text, at, agent: null, payloads });
+const stateOf = (storage, session) => JSON.parse(storage["support-widget.handoff." + session]);
+const current = (shown, extra = {}) => ({ version: 2, shown, after: null, agents: {}, ...extra });
+
+test("a live payload's key is taken off before rasa-webchat sees it, and remembered", async () => {
+  const { socket, shown, storage } = load();
+  socket.receive("session_confirm", "sess-5");
+  await wait(50);
+  socket.receive("bot_uttered", { text: "Hello", at: T1 });
+  socket.receive("bot_uttered", { text: "Pick one", quick_replies: QR, at: T2 });
+  socket.receive("bot_uttered", { attachment: CARDS, at: T2 });
+  await wait(HOLD_MS + 50);
+  assert.deepEqual(plain(shown), [
+    { text: "Hello" },
+    { text: "Pick one", quick_replies: QR },
+    { attachment: CARDS },
+  ]);
+  assert.deepEqual(stateOf(storage, "sess-5"), current([T1, T2]));
+});
+
+test("when the takeover failed, rasa-webchat gets the payload without its key", () => {
+  const { socket, shown, storage } = load({ takeover: false });
+  socket.receive("session_confirm", "sess-6");
+  socket.receive("bot_uttered", { text: "Hello", at: T1 });
+  assert.deepEqual(plain(shown), [{ text: "Hello" }]);
+  assert.deepEqual(stateOf(storage, "sess-6").shown, [T1]);
+});
+
+test("the bot's messages missed while disconnected are shown from the inbox, once", async () => {
+  const storage = {
+    "support-widget.handoff.sess-7": JSON.stringify(current([T1])),
+  };
+  const inbox = [
+    {
+      messages: [
+        botLine("Shown live before", T1, [{ text: "Shown live before", at: T1 }]),
+        botLine("Here you go.\n\nPick one", T2, [
+          { text: "Here you go.", quick_replies: [], at: T2 },
+          { text: "Pick one", quick_replies: QR, at: T2 },
+        ]),
+        // Another message of the same turn, emitted in the same microsecond.
+        botLine("", T2, [{ attachment: CARDS, at: T2 }]),
+        inboxLine("Hi, I'm Dana", { message_id: 7, agent: "Dana" }, T3),
+      ],
+    },
+    { messages: [] },
+  ];
+  const { socket, shown, storage: saved, fetched } = load({ inbox, storage });
+  socket.receive("session_confirm", "sess-7");
+  await wait(50);
+  // The live emission of a caught-up message arrives late: dropped.
+  socket.receive("bot_uttered", { text: "Here you go.", quick_replies: [], at: T2 });
+  await wait(2000 + 200 + HOLD_MS);
+
+  assert.deepEqual(plain(shown), [
+    { text: "Here you go.", quick_replies: [] },
+    { text: "Pick one", quick_replies: QR },
+    { attachment: CARDS },
+    { text: "Dana has joined the conversation.", metadata: { customCss: NOTICE } },
+    { text: "Hi, I'm Dana", metadata: { customCss: AGENT("Dana") } },
+  ]);
+  assert.deepEqual(stateOf(saved, "sess-7"), current([T1, T2, "3:7"], { after: T3, agents: { 3: "Dana" } }));
+  assert.equal(fetched[1], "https://chat.example/webhooks/rest/inbox/sess-7?include=all&after=" + encodeURIComponent(T3));
+});
+
+test("a message shown live is not shown again from a later inbox answer", async () => {
+  const inbox = [{ messages: [] }, { messages: [botLine("Hello", T1, [{ text: "Hello", at: T1 }])] }];
+  const { socket, shown } = load({ inbox });
+  socket.receive("session_confirm", "sess-8");
+  await wait(50);
+  socket.receive("bot_uttered", { text: "Hello", at: T1 }); // emitted before it was stored
+  await wait(2000 + 200 + HOLD_MS);
+  assert.deepEqual(plain(shown), [{ text: "Hello" }]);
+});
+
+test("a state of the previous version does not replay the history; later misses are shown", async () => {
+  const storage = {
+    "support-widget.handoff.sess-9": JSON.stringify({ shown: ["3:7"], after: null, agents: {} }),
+  };
+  const inbox = [
+    {
+      messages: [
+        botLine("Old greeting", T1, [{ text: "Old greeting", at: T1 }]),
+        inboxLine("Missed agent line", { message_id: 8, agent: "Dana" }, T2),
+      ],
+    },
+    { messages: [botLine("Missed bot line", T3, [{ text: "Missed bot line", at: T3 }])] },
+  ];
+  const { socket, shown, storage: saved } = load({ inbox, storage });
+  socket.receive("session_confirm", "sess-9");
+  await wait(50);
+  assert.deepEqual(
+    shown.map((payload) => payload.text),
+    ["Dana has joined the conversation.", "Missed agent line"],
+  );
+  assert.deepEqual(stateOf(saved, "sess-9"), current(["3:7", T1, "3:8"], { after: T2, agents: { 3: "Dana" } }));
+  await wait(2000 + 200); // the second look: now on the current version
+  assert.deepEqual(plain(shown[2]), { text: "Missed bot line" });
+  assert.equal(shown.length, 3);
+});
+
+test("no saved state is treated like an old one: the first look only marks", async () => {
+  const inbox = [{ messages: [botLine("Hello", T1, [{ text: "Hello", at: T1 }])] }];
+  const { socket, shown, storage } = load({ inbox });
+  socket.receive("session_confirm", "sess-10");
+  await wait(50);
+  assert.deepEqual(plain(shown), []);
+  // Its live emission, which was on its way, is still shown.
+  socket.receive("bot_uttered", { text: "Hello", at: T1 });
+  await wait(HOLD_MS + 50);
+  assert.deepEqual(plain(shown), [{ text: "Hello" }]);
+  assert.deepEqual(stateOf(storage, "sess-10"), current([T1], { after: T1 }));
 });
