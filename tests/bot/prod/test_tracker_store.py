@@ -1,19 +1,20 @@
 """Production makes Rasa's tracker store strict: an outage raises instead of forgetting."""
 
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Dict, List, Optional
 
 import pytest
+from rasa.core.brokers.broker import EventBroker
 from rasa.core.tracker_store import (
     FailSafeTrackerStore,
     InMemoryTrackerStore,
     SQLTrackerStore,
 )
 from rasa.shared.core.domain import Domain
-from rasa.shared.core.events import UserUttered
+from rasa.shared.core.events import ActionExecuted, BotUttered, SessionStarted, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 
-from bot.prod.tracker_store import make_tracker_store_strict
+from bot.prod.tracker_store import SingleReadSQLTrackerStore, make_tracker_store_strict
 
 DOMAIN = Domain.from_yaml('version: "3.1"\nintents: [greet]')
 
@@ -74,3 +75,78 @@ async def test_sql_connections_are_checked_before_use(tmp_path: Path) -> None:
     await agent.tracker_store.save(tracker)
     stored = await agent.tracker_store.retrieve("c-1")
     assert stored is not None and stored.latest_message.text == "hi"
+
+
+class RecordingBroker(EventBroker):
+    def __init__(self) -> None:
+        self.published: List[Dict[str, Any]] = []
+
+    def publish(self, event: Dict[str, Any]) -> None:
+        self.published.append(event)
+
+
+async def _two_turns(store: SQLTrackerStore) -> List[List[Dict[str, Any]]]:
+    """Saves a conversation after each of two turns and a new session; what was published."""
+    broker = store.event_broker
+    assert isinstance(broker, RecordingBroker)
+    turns = [
+        [ActionExecuted("action_session_start"), SessionStarted(), UserUttered("hi")],
+        [BotUttered("Hello!"), ActionExecuted("action_listen"), UserUttered("bye")],
+        [ActionExecuted("action_session_start"), SessionStarted(), UserUttered("back")],
+    ]
+    published = []
+    for events in turns:
+        tracker = await store.retrieve("c-1") or DialogueStateTracker("c-1", DOMAIN.slots)
+        for event in events:
+            tracker.update(event)
+        broker.published.clear()
+        await store.save(tracker)
+        published.append([dict(e, timestamp=None) for e in broker.published])
+    return published
+
+
+@pytest.mark.asyncio
+async def test_single_read_store_publishes_what_rasa_publishes_without_reading_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rasa_store = SQLTrackerStore(
+        DOMAIN, dialect="sqlite", db=str(tmp_path / "a.db"), event_broker=RecordingBroker()
+    )
+    ours = SingleReadSQLTrackerStore(
+        DOMAIN, dialect="sqlite", db=str(tmp_path / "b.db"), event_broker=RecordingBroker()
+    )
+    expected = await _two_turns(rasa_store)
+    reads: List[str] = []
+    original = SingleReadSQLTrackerStore.retrieve
+
+    async def counting_retrieve(self: Any, sender_id: str) -> Any:
+        reads.append(sender_id)
+        return await original(self, sender_id)
+
+    monkeypatch.setattr(SingleReadSQLTrackerStore, "retrieve", counting_retrieve)
+    assert await _two_turns(ours) == expected
+    assert [e["event"] for e in expected[1]] == ["bot", "action", "user"]
+    assert [e["text"] for e in expected[2] if e["event"] == "user"] == ["back"]
+    assert reads == ["c-1"] * 3  # the test's own reads: save() adds none
+    stored = await ours.retrieve_full_tracker("c-1")
+    assert stored is not None
+    assert [e.as_dict()["event"] for e in stored.events] == [
+        "action", "session_started", "user", "bot", "action", "user",
+        "action", "session_started", "user",
+    ]  # fmt: skip
+
+
+@pytest.mark.asyncio
+async def test_single_read_store_loads_from_the_production_endpoints(tmp_path: Path) -> None:
+    from rasa.core.tracker_store import TrackerStore
+    from rasa.utils.endpoints import EndpointConfig
+
+    config = EndpointConfig(
+        type="bot.prod.tracker_store.SingleReadSQLTrackerStore",
+        dialect="sqlite",
+        db=str(tmp_path / "c.db"),
+    )
+    store = TrackerStore.create(config, DOMAIN)
+    assert isinstance(store, SingleReadSQLTrackerStore)
+    endpoints = Path(__file__).resolve().parents[3] / "deploy" / "endpoints.prod.yml"
+    assert "type: bot.prod.tracker_store.SingleReadSQLTrackerStore" in endpoints.read_text()
