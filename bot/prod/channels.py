@@ -30,6 +30,7 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from bot.action_responses import install_on_start
 from bot.channels.rest import CHANNEL_NAME, HandoffRestInput, WebhookMessage
 from bot.channels.socketio import SocketIOInput
 from bot.prod.messages import ASSISTANT_UNAVAILABLE, RETRY_AFTER_S
@@ -57,6 +58,7 @@ class ProductionRestInput(HandoffRestInput):
         self.channel_limits()  # a bad CHANNEL_* variable fails the start
         blueprint = Blueprint(f"custom_webhook_{type(self).__name__}", __name__)
         blueprint.listener("after_server_start")(strict_tracker_store_on_start)
+        blueprint.listener("after_server_start")(install_on_start)
 
         @blueprint.route("/", methods=["GET"])
         async def health(_request: Request) -> HTTPResponse:
@@ -132,4 +134,5 @@ class ProductionSocketIOInput(SocketIOInput):
         """Return the project channel's blueprint around :func:`graceful`."""
         blueprint = super().blueprint(graceful(on_new_message))
         blueprint.listener("after_server_start")(strict_tracker_store_on_start)
+        blueprint.listener("after_server_start")(install_on_start)
         return blueprint

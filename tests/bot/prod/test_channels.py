@@ -160,3 +160,17 @@ async def test_graceful_passes_replies_through() -> None:
     output = CollectingOutputChannel()
     await graceful(echo)(UserMessage("hi", output, "c-9"))
     assert output.messages == [{"recipient_id": "c-9", "text": "hello"}]
+
+
+def test_production_channels_install_the_action_response_check_on_start() -> None:
+    from bot.action_responses import install_on_start
+    from bot.prod.channels import ProductionSocketIOInput
+
+    async def on_new_message(_message: UserMessage) -> None:
+        return None
+
+    for channel in (ProductionRestInput(), ProductionSocketIOInput()):
+        blueprint = channel.blueprint(on_new_message)
+        # Sanic keeps a blueprint's listeners until the blueprint is registered.
+        listeners = [(f.listener, f.event) for f in blueprint._future_listeners]
+        assert listeners.count((install_on_start, "after_server_start")) == 1
