@@ -23,9 +23,9 @@ service delivered twice (it retries until Rasa confirms) is listed once.
 With ``include=all`` (``?after=...&include=all``) the inbox lists every bot
 message, the bot's own too (``agent`` null, no ``handback``), with the same
 ``after``, order, page size and de-duplication, and each message also has
-``payloads``: exactly what the socket.io channel emits for it, ``at`` key
-included (:func:`bot.channels.socketio.socketio_payloads`). The web widget
-catches up with it after a dropped connection. Any other ``include`` is 400.
+``payloads``: what the socket.io channel emits for it, ``at`` key included
+(:func:`bot.channels.socketio.socketio_payloads`). The web widget catches up
+with it after a dropped connection. Any other ``include`` is 400.
 
 Like the webhook itself, the inbox trusts whoever knows the sender id.
 

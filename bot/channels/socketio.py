@@ -17,10 +17,10 @@ the handler. This channel:
   widget shows the reason as a bot message (a socket.io event has no status);
 * adds ``"at"`` to every payload it emits for a bot message of the
   conversation (:class:`KeyedSocketIOOutput`): the message's event time, as
-  ISO 8601 (the ``at`` of the REST inbox, :mod:`bot.channels.rest`). The web
-  widget remembers the ``at`` of what it was shown live, so that after a
-  dropped connection it shows the inbox's messages it missed, and only those;
-  :func:`socketio_payloads` tells the inbox what was emitted for a message.
+  ISO 8601 (as the ``at`` of the REST inbox, :mod:`bot.channels.rest`). The
+  web widget remembers what it was shown live, so that after a dropped
+  connection it shows the inbox's messages it missed, and only those;
+  :func:`socketio_payloads` tells the inbox what is emitted for a message.
 
 The name stays ``socketio`` (the input channel recorded with each message).
 In ``credentials.yml``, instead of ``socketio:``::
@@ -115,9 +115,12 @@ class KeyedSocketIOOutput(SocketIOOutput):
     ``at`` is the ISO 8601 time of the message's event (Rasa passes its
     timestamp to :meth:`send_response`), the same for all the payloads Rasa
     makes of one message (one per paragraph, then its custom payload, image,
-    attachment...). A custom payload gets it inside its ``data`` object (what
-    is emitted), if that is an object. Texts sent without a message (the
-    channel limits' refusals) have no ``at``: they are not in the conversation.
+    attachment...). It is the time the conversation stores, except for the
+    replies of the slot mapping action (``action_extract_slots``): Rasa
+    stamps those anew, a few milliseconds later, after sending them. A custom
+    payload gets it inside its ``data`` object (what is emitted), if that is
+    an object. Texts sent without a message (the channel limits' refusals)
+    have no ``at``: they are not in the conversation.
 
     One instance sends one message at a time, as Rasa does.
     """

@@ -11,12 +11,16 @@
  *
  * Catching up. socket.io drops what Rasa emits while the connection is down.
  * Every payload Rasa emits for a bot message carries "at", the message's time
- * (bot/channels/socketio.py), which this script takes off the payload and
- * remembers as the message's key. After every (re)connection it reads the
- * conversation's bot messages from the inbox
+ * (bot/channels/socketio.py), which this script takes off the payload; it
+ * remembers "<at> <hash of the payload>" for each payload shown. After every
+ * (re)connection it reads the conversation's bot messages from the inbox
  * (GET /webhooks/rest/inbox/<session id>?include=all) and shows those not
  * shown yet, once: an agent's line as above (its key is "ticket:message"),
- * any other message by handing rasa-webchat the payloads it was emitted as.
+ * any other message by handing rasa-webchat the payloads it was emitted as
+ * that were not shown. A payload counts as shown if one with the same hash
+ * was shown at most MATCH_MS apart: Rasa stamps the replies of the slot
+ * mapping action (the handoff turn monitor's) anew after emitting them, so
+ * the inbox's "at" of such a message is slightly later than the emitted one.
  * The keys are kept in the same storage as the conversation. A state saved
  * by an older version of this script, or none, has no version: the first
  * catch-up then marks the bot's messages as shown without showing them
@@ -44,7 +48,8 @@
 
   var HOLD_MS = 300;
   var INBOX_PAGE = 200; // the inbox's largest answer (bot/channels/rest.py)
-  var MAX_KEYS = 500;
+  var MAX_KEYS = 1000;
+  var MATCH_MS = 5000;
   var SECOND_LOOK_MS = 2000;
   var STATE_PREFIX = "support-widget.handoff.";
   var STATE_VERSION = 2; // keys of the bot's messages too
@@ -65,7 +70,7 @@
   var holdTimer = null;
   var sessionId = null;
   var state = emptyState();
-  var caughtUp = new Set(); // keys of messages shown from the inbox on this page
+  var caughtUp = []; // keys of payloads shown from the inbox on this page
   var catchUpChain = Promise.resolve();
 
   if (!window.WebChat || typeof window.WebChat.default !== "function") {
@@ -140,7 +145,7 @@
     if (id !== sessionId) {
       sessionId = id;
       state = loadState(id);
-      caughtUp = new Set();
+      caughtUp = [];
     }
     setStatus("online");
     queueCatchUp();
@@ -160,7 +165,7 @@
       return;
     }
     if (key) {
-      if (caughtUp.has(key)) return; // already shown from the inbox
+      if (matchIn(caughtUp, key)) return; // already shown from the inbox
       remember(key);
     }
     var marker = handoffOf(payload);
@@ -174,14 +179,35 @@
     }
   }
 
-  // The message's key, taken off the payload: rasa-webchat tells payloads
-  // apart by their keys, as does isPlainText. Called before rasa-webchat's
-  // own listener, which gets the same object.
+  // The payload's key, its "at" taken off: rasa-webchat tells payloads apart
+  // by their keys, as does isPlainText. Called before rasa-webchat's own
+  // listener, which gets the same object.
   function takeKey(payload) {
     if (!payload || typeof payload !== "object" || typeof payload.at !== "string") return null;
-    var key = payload.at;
+    var at = payload.at;
     delete payload.at;
-    return key;
+    return payloadKey(at, payload);
+  }
+
+  function payloadKey(at, payload) {
+    var text = JSON.stringify(payload);
+    var hash = 0x811c9dc5; // FNV-1a
+    for (var i = 0; i < text.length; i += 1) {
+      hash = Math.imul(hash ^ text.charCodeAt(i), 0x01000193);
+    }
+    return at + " " + (hash >>> 0).toString(36);
+  }
+
+  // Whether keys has one for the same payload at most MATCH_MS from key's time.
+  function matchIn(keys, key, except) {
+    var space = key.indexOf(" ");
+    var time = Date.parse(key.slice(0, space));
+    var hash = key.slice(space);
+    return keys.some(function (other) {
+      if (other === key) return !(except && except.has(other));
+      if (other.slice(other.indexOf(" ")) !== hash || (except && except.has(other))) return false;
+      return Math.abs(Date.parse(other.slice(0, other.indexOf(" "))) - time) <= MATCH_MS;
+    });
   }
 
   function deliver(payload) {
@@ -313,9 +339,8 @@
     });
   }
 
-  // answer: the keys of the bot's messages met in this inbox answer. Several
-  // messages can share a key (Rasa may give a turn's messages the same
-  // microsecond); all of them are new if the first one was.
+  // answer: the keys of the payloads met in this inbox answer: a message may
+  // repeat a payload, and so may the next one.
   function fromInbox(message, baseline, answer) {
     var marker = handoffOf(message.custom && message.custom.data);
     if (marker) {
@@ -324,20 +349,22 @@
       show(marker, message.text.trim().split("\n\n"));
       return;
     }
-    var key = message.at;
-    if (!Array.isArray(message.payloads) || (isShown(key) && !answer.has(key))) return;
-    answer.add(key);
-    remember(key);
-    if (baseline) return;
-    flush();
-    caughtUp.add(key);
+    if (!Array.isArray(message.payloads)) return;
+    var missed = [];
     message.payloads.forEach(function (payload) {
-      if (payload && typeof payload === "object") {
-        var copy = Object.assign({}, payload);
-        delete copy.at;
-        deliver(copy);
-      }
+      if (!payload || typeof payload !== "object") return;
+      var copy = Object.assign({}, payload);
+      delete copy.at;
+      var key = payloadKey(message.at, copy);
+      if (matchIn(state.shown, key, answer)) return;
+      answer.add(key);
+      remember(key);
+      if (!baseline) caughtUp.push(key);
+      missed.push(copy);
     });
+    if (baseline || !missed.length) return;
+    flush();
+    missed.forEach(deliver);
   }
 
   // -- what has been shown ---------------------------------------------------------
@@ -381,7 +408,7 @@
     return state.shown.indexOf(key) !== -1;
   }
 
-  // key: "ticket:message" for an agent's line, the "at" of any other message.
+  // key: "ticket:message" for an agent's line, "<at> <hash>" for a payload.
   function remember(key) {
     if (!isShown(key)) state.shown.push(key);
     if (state.shown.length > MAX_KEYS) state.shown = state.shown.slice(-MAX_KEYS);

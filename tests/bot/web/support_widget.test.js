@@ -250,6 +250,13 @@ const T3 = "2025-03-14T10:07:00+00:00";
 const QR = [{ content_type: "text", title: "Cheaper", payload: "/cheaper" }];
 const CARDS = { type: "template", payload: { template_type: "generic", elements: [{ title: "A" }] } };
 const botLine = (text, at, payloads) => ({ text, at, agent: null, payloads });
+// The loader's key of a payload shown: "<at> <FNV-1a hash of its JSON, base 36>".
+function key(at, payload) {
+  const text = JSON.stringify(payload);
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < text.length; i += 1) hash = Math.imul(hash ^ text.charCodeAt(i), 0x01000193);
+  return `${at} ${(hash >>> 0).toString(36)}`;
+}
 const stateOf = (storage, session) => JSON.parse(storage["support-widget.handoff." + session]);
 const current = (shown, extra = {}) => ({ version: 2, shown, after: null, agents: {}, ...extra });
 
@@ -266,7 +273,14 @@ test("a live payload's key is taken off before rasa-webchat sees it, and remembe
     { text: "Pick one", quick_replies: QR },
     { attachment: CARDS },
   ]);
-  assert.deepEqual(stateOf(storage, "sess-5"), current([T1, T2]));
+  assert.deepEqual(
+    stateOf(storage, "sess-5"),
+    current([
+      key(T1, { text: "Hello" }),
+      key(T2, { text: "Pick one", quick_replies: QR }),
+      key(T2, { attachment: CARDS }),
+    ]),
+  );
 });
 
 test("when the takeover failed, rasa-webchat gets the payload without its key", () => {
@@ -274,12 +288,12 @@ test("when the takeover failed, rasa-webchat gets the payload without its key", 
   socket.receive("session_confirm", "sess-6");
   socket.receive("bot_uttered", { text: "Hello", at: T1 });
   assert.deepEqual(plain(shown), [{ text: "Hello" }]);
-  assert.deepEqual(stateOf(storage, "sess-6").shown, [T1]);
+  assert.deepEqual(stateOf(storage, "sess-6").shown, [key(T1, { text: "Hello" })]);
 });
 
 test("the bot's messages missed while disconnected are shown from the inbox, once", async () => {
   const storage = {
-    "support-widget.handoff.sess-7": JSON.stringify(current([T1])),
+    "support-widget.handoff.sess-7": JSON.stringify(current([key(T1, { text: "Shown live before" })])),
   };
   const inbox = [
     {
@@ -310,7 +324,19 @@ test("the bot's messages missed while disconnected are shown from the inbox, onc
     { text: "Dana has joined the conversation.", metadata: { customCss: NOTICE } },
     { text: "Hi, I'm Dana", metadata: { customCss: AGENT("Dana") } },
   ]);
-  assert.deepEqual(stateOf(saved, "sess-7"), current([T1, T2, "3:7"], { after: T3, agents: { 3: "Dana" } }));
+  assert.deepEqual(
+    stateOf(saved, "sess-7"),
+    current(
+      [
+        key(T1, { text: "Shown live before" }),
+        key(T2, { text: "Here you go.", quick_replies: [] }),
+        key(T2, { text: "Pick one", quick_replies: QR }),
+        key(T2, { attachment: CARDS }),
+        "3:7",
+      ],
+      { after: T3, agents: { 3: "Dana" } },
+    ),
+  );
   assert.equal(fetched[1], "https://chat.example/webhooks/rest/inbox/sess-7?include=all&after=" + encodeURIComponent(T3));
 });
 
@@ -344,7 +370,10 @@ test("a state of the previous version does not replay the history; later misses 
     shown.map((payload) => payload.text),
     ["Dana has joined the conversation.", "Missed agent line"],
   );
-  assert.deepEqual(stateOf(saved, "sess-9"), current(["3:7", T1, "3:8"], { after: T2, agents: { 3: "Dana" } }));
+  assert.deepEqual(
+    stateOf(saved, "sess-9"),
+    current(["3:7", key(T1, { text: "Old greeting" }), "3:8"], { after: T2, agents: { 3: "Dana" } }),
+  );
   await wait(2000 + 200); // the second look: now on the current version
   assert.deepEqual(plain(shown[2]), { text: "Missed bot line" });
   assert.equal(shown.length, 3);
@@ -360,5 +389,59 @@ test("no saved state is treated like an old one: the first look only marks", asy
   socket.receive("bot_uttered", { text: "Hello", at: T1 });
   await wait(HOLD_MS + 50);
   assert.deepEqual(plain(shown), [{ text: "Hello" }]);
-  assert.deepEqual(stateOf(storage, "sess-10"), current([T1], { after: T1 }));
+  assert.deepEqual(stateOf(storage, "sess-10"), current([key(T1, { text: "Hello" })], { after: T1 }));
+});
+
+test("a message Rasa stamped anew after emitting it is not shown twice, either way", async () => {
+  // The turn monitor's replies: emitted at .100000, stored at .102531.
+  const EMITTED = "2025-03-14T10:05:00.100000+00:00";
+  const STORED = "2025-03-14T10:05:00.102531+00:00";
+  const sorry = { text: "I'm sorry, a person will take over." };
+  const inbox = [
+    { messages: [botLine(sorry.text, STORED, [{ ...sorry, at: STORED }])] },
+    { messages: [botLine("Other", T3, [{ text: "Other", at: T3 }])] },
+  ];
+  const storage = { "support-widget.handoff.sess-11": JSON.stringify(current([])) };
+  const first = load({ inbox, storage });
+  first.socket.receive("session_confirm", "sess-11");
+  first.socket.receive("bot_uttered", { ...sorry, at: EMITTED }); // live first
+  await wait(HOLD_MS + 50);
+  assert.deepEqual(plain(first.shown), [sorry]);
+
+  // Caught up first, the live echo (earlier "at") late: dropped.
+  const second = load({
+    inbox: [{ messages: [botLine(sorry.text, STORED, [{ ...sorry, at: STORED }])] }],
+    storage: { "support-widget.handoff.sess-12": JSON.stringify(current([])) },
+  });
+  second.socket.receive("session_confirm", "sess-12");
+  await wait(50);
+  second.socket.receive("bot_uttered", { ...sorry, at: EMITTED });
+  await wait(HOLD_MS + 50);
+  assert.deepEqual(plain(second.shown), [sorry]);
+});
+
+test("the payloads of a message not shown live are caught up, repeats too", async () => {
+  const LATER = "2025-03-14T10:06:00.123456+00:00"; // a minute after T1
+  const inbox = [
+    {
+      messages: [
+        botLine("One\n\nTwo", T1, [
+          { text: "One", at: T1 },
+          { text: "Two", at: T1 },
+        ]),
+        botLine("One", LATER, [{ text: "One", at: LATER }]),
+        botLine("Ok\n\nOk", T3, [
+          { text: "Ok", at: T3 },
+          { text: "Ok", at: T3 },
+        ]),
+      ],
+    },
+  ];
+  const storage = {
+    "support-widget.handoff.sess-13": JSON.stringify(current([key(T1, { text: "One" })])),
+  };
+  const { socket, shown } = load({ inbox, storage });
+  socket.receive("session_confirm", "sess-13");
+  await wait(50);
+  assert.deepEqual(plain(shown), [{ text: "Two" }, { text: "One" }, { text: "Ok" }, { text: "Ok" }]);
 });
