@@ -43,6 +43,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     intents.add_argument("--plot", type=Path, default=None, help="per-intent error PNG")
     intents.add_argument("--epochs", type=int, default=None, help="override the component's epochs")
+    intents.add_argument(
+        "--quantized",
+        action="store_true",
+        help="also measure the same trained classifier loaded with dynamic int8 quantisation",
+    )
 
     sentiment = tasks.add_parser(
         "sentiment",
@@ -101,6 +106,7 @@ def main(argv: Optional[List[str]] = None) -> int:
                 oos_label=args.oos_label,
                 latency_samples=args.latency_samples,
                 model_overrides=overrides,
+                quantized=args.quantized,
             )
         except ValueError as exc:
             print(f"error: {exc}", file=sys.stderr)

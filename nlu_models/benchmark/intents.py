@@ -99,8 +99,21 @@ def evaluate_system(
     threshold: float,
     latency_samples: int,
     batch_size: int,
+    load_variants: Optional[Dict[str, Dict[str, Any]]] = None,
 ) -> Dict[str, Any]:
     """Trains a pipeline, loads it back and measures quality and speed.
+
+    Args:
+        steps: The pipeline's components and their configs.
+        train: Training texts and labels.
+        test: Test texts and labels.
+        oos_label: The out-of-scope label, if the split has one.
+        threshold: The fallback threshold that turns low confidence into out of scope.
+        latency_samples: Test messages timed one at a time.
+        batch_size: Messages per batch for the throughput run.
+        load_variants: Further ways to load the same trained pipeline, by name
+            (e.g. ``{"int8": {"quantize": True}}``), each measured the same way
+            and reported under ``variants``.
 
     Returns:
         ``accuracy``, ``macro_f1``, ``p50_ms``, ``p95_ms``, ``throughput_per_s``,
@@ -114,28 +127,42 @@ def evaluate_system(
         pipeline.train(training_data(*train))
         train_s = time.perf_counter() - start
         pipeline.load()
-
-        texts, gold = test
-        start = time.perf_counter()
-        messages: List[Any] = []
-        for offset in range(0, len(texts), batch_size):
-            messages.extend(pipeline.process(texts[offset : offset + batch_size]))
-        throughput = len(texts) / (time.perf_counter() - start)
-        predicted, confidence = _predictions(messages)
-
-        sample = texts[:latency_samples]
-        metrics.latencies_ms(sample[:LATENCY_WARMUP], lambda t: pipeline.process([t]))
-        timings = metrics.latencies_ms(sample, lambda t: pipeline.process([t]))
+        result = _measure(pipeline, test, oos_label, threshold, latency_samples, batch_size)
+        result["train_s"] = train_s
+        for name, options in (load_variants or {}).items():
+            pipeline.load(options)
+            variant = _measure(pipeline, test, oos_label, threshold, latency_samples, batch_size)
+            result.setdefault("variants", {})[name] = {"load_options": options, **variant}
     finally:
         pipeline.close()
+    return result
 
+
+def _measure(
+    pipeline: RasaPipeline,
+    test: Tuple[List[str], List[str]],
+    oos_label: Optional[str],
+    threshold: float,
+    latency_samples: int,
+    batch_size: int,
+) -> Dict[str, Any]:
+    texts, gold = test
+    start = time.perf_counter()
+    messages: List[Any] = []
+    for offset in range(0, len(texts), batch_size):
+        messages.extend(pipeline.process(texts[offset : offset + batch_size]))
+    throughput = len(texts) / (time.perf_counter() - start)
+    predicted, confidence = _predictions(messages)
+
+    sample = texts[:latency_samples]
+    metrics.latencies_ms(sample[:LATENCY_WARMUP], lambda t: pipeline.process([t]))
+    timings = metrics.latencies_ms(sample, lambda t: pipeline.process([t]))
     result: Dict[str, Any] = {
         "accuracy": metrics.accuracy(gold, predicted),
         "macro_f1": metrics.macro_f1(gold, predicted),
         "p50_ms": metrics.percentile(timings, 50),
         "p95_ms": metrics.percentile(timings, 95),
         "throughput_per_s": throughput,
-        "train_s": train_s,
         "latency_samples": len(timings),
         "per_intent": metrics.per_label_scores(gold, predicted),
     }
@@ -173,8 +200,15 @@ def run(
     latency_samples: int = 1000,
     batch_size: int = 64,
     model_overrides: Optional[Dict[str, Any]] = None,
+    quantized: bool = False,
 ) -> Dict[str, Any]:
-    """Runs the intent benchmark and returns the report as a dictionary."""
+    """Runs the intent benchmark and returns the report as a dictionary.
+
+    With ``quantized``, the same trained classifier is also measured at the
+    other precision than configured: loaded with ``quantize: true`` (dynamic
+    int8) as ``model.variants.int8``, or, when ``config.yml`` quantises, without
+    as ``model.variants.fp32``.
+    """
     train = read_csv(train_csv, text_column, label_column)
     test = read_csv(test_csv, text_column, label_column)
     unseen = sorted(set(test[1]) - set(train[1]))
@@ -194,7 +228,14 @@ def run(
     }
     logger.info("Training the bot's BERT intent classifier on %d examples.", len(train[0]))
     report["model"] = evaluate_system(
-        model_steps(overrides), train, test, oos_label, threshold, latency_samples, batch_size
+        model_steps(overrides),
+        train,
+        test,
+        oos_label,
+        threshold,
+        latency_samples,
+        batch_size,
+        _precision_variant(report["model_config"]) if quantized else None,
     )
     if baseline == "diet":
         logger.info("Training Rasa's stock DIET pipeline (epochs=%s).", baseline_epochs or 100)
@@ -209,6 +250,12 @@ def run(
         )
         report["baseline"]["name"] = f"diet (epochs={baseline_epochs or 100})"
     return report
+
+
+def _precision_variant(config: Dict[str, Any]) -> Dict[str, Dict[str, Any]]:
+    if config.get("quantize", False):
+        return {"fp32": {"quantize": False}}
+    return {"int8": {"quantize": True}}
 
 
 def plot_errors(report: Dict[str, Any], path: Path) -> None:

@@ -58,11 +58,21 @@ class RasaPipeline:
             if hasattr(component, "process_training_data"):
                 data = component.process_training_data(data)
 
-    def load(self) -> None:
-        """Loads every step from the model storage, as ``rasa run`` would."""
+    def load(self, load_options: Dict[str, Any] | None = None) -> None:
+        """Loads every step from the model storage, as ``rasa run`` would.
+
+        Args:
+            load_options: Options that only matter when loading (such as
+                ``quantize``), given to the steps whose defaults have them.
+        """
+        load_options = load_options or {}
         self._components = [
             cls.load(
-                {**cls.get_default_config(), **config},
+                {
+                    **cls.get_default_config(),
+                    **config,
+                    **{k: v for k, v in load_options.items() if k in cls.get_default_config()},
+                },
                 self._storage,
                 self._resource(index),
                 self._context,

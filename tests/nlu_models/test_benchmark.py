@@ -134,3 +134,32 @@ def test_diet_baseline_and_plot(
     intents.plot_errors(report, tmp_path / "errors.png")
     assert (tmp_path / "errors.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     json.dumps(report)
+
+
+def test_quantized_variant_is_the_same_model_loaded_as_int8(
+    split: Tuple[Path, Path], tiny_checkpoint: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from nlu_models.text_classifier import TransformerTextClassifier
+
+    quantized: List[int] = []
+    original = TransformerTextClassifier.quantize
+
+    def counting_quantize(self: TransformerTextClassifier) -> None:
+        quantized.append(1)
+        original(self)
+
+    monkeypatch.setattr(TransformerTextClassifier, "quantize", counting_quantize)
+    report = intents.run(
+        *split,
+        text_column="utterance",
+        label_column="intent",
+        latency_samples=3,
+        model_overrides=_overrides(tiny_checkpoint),
+        quantized=True,
+    )
+    variant = report["model"]["variants"]["int8"]
+    assert variant["load_options"] == {"quantize": True}
+    assert METRICS - {"train_s"} <= set(variant)
+    assert quantized == [1]  # only the variant is quantised, the plain model is not
+    assert report["model_config"].get("quantize", False) is False
+    assert intents._precision_variant({"quantize": True}) == {"fp32": {"quantize": False}}
