@@ -131,9 +131,20 @@ class TransformerSentimentModel:
         self._columns = [classifier.labels.index(label) for label in LABELS]
 
     @classmethod
-    def load(cls, directory: Path, device: str = "cpu") -> "TransformerSentimentModel":
-        """Loads a model written by :func:`train`."""
-        return cls(TransformerTextClassifier.load(directory, device))
+    def load(
+        cls, directory: Path, device: str = "cpu", quantize: bool = False
+    ) -> "TransformerSentimentModel":
+        """Loads a model written by :func:`train`.
+
+        Args:
+            directory: The model folder.
+            device: Where to run it.
+            quantize: Swap its linear layers for dynamic int8 ones (CPU only).
+        """
+        classifier = TransformerTextClassifier.load(directory, device)
+        if quantize:
+            classifier.quantize()
+        return cls(classifier)
 
     def probabilities(self, texts: Sequence[str]) -> np.ndarray:
         """Calibrated probabilities, one row per text, columns in ``LABELS`` order."""
@@ -157,9 +168,10 @@ class FusedSentimentModel:
         self._head = head
 
     @classmethod
-    def load(cls, directory: Path) -> "FusedSentimentModel":
-        """Loads a model folder that holds ``fusion.json``."""
-        return cls(TransformerSentimentModel.load(directory), FusionHead.load(directory))
+    def load(cls, directory: Path, quantize: bool = False) -> "FusedSentimentModel":
+        """Loads a model folder that holds ``fusion.json`` (MiniLM int8 with ``quantize``)."""
+        minilm = TransformerSentimentModel.load(directory, quantize=quantize)
+        return cls(minilm, FusionHead.load(directory))
 
     def score(self, texts: Sequence[str]) -> List[SentimentScore]:
         """Scores texts in batches."""
@@ -183,17 +195,20 @@ def _scores(probabilities: np.ndarray, model: str) -> List[SentimentScore]:
     return results
 
 
-def load_sentiment_model(directory: Optional[Path] = None) -> SentimentModel:
+def load_sentiment_model(
+    directory: Optional[Path] = None, quantize: bool = False
+) -> SentimentModel:
     """Returns the fine-tuned model in ``directory`` if there is one, else VADER.
 
     Args:
         directory: Where :func:`train` saved the model; ``models/sentiment`` by default.
+        quantize: Run the fine-tuned encoder with dynamic int8 linear layers.
     """
     directory = Path(directory or DEFAULT_MODEL_DIR)
     if (directory / "classifier.json").is_file():
         if (directory / FUSION_FILE).is_file():
-            return FusedSentimentModel.load(directory)
-        return TransformerSentimentModel.load(directory)
+            return FusedSentimentModel.load(directory, quantize)
+        return TransformerSentimentModel.load(directory, quantize=quantize)
     logger.warning(
         "No trained sentiment model in %s (run 'make train-sentiment'); using VADER.", directory
     )

@@ -67,6 +67,9 @@ def _parser() -> argparse.ArgumentParser:
         "--model-dir", type=Path, default=Path("models/sentiment"), help="trained model folder"
     )
     sentiment.add_argument("--latency-samples", type=int, default=1000)
+    sentiment.add_argument(
+        "--quantized", action="store_true", help="also measure the models with int8 linear layers"
+    )
     return parser
 
 
@@ -128,6 +131,7 @@ def main(argv: Optional[List[str]] = None) -> int:
                 args.model_dir,
                 baseline=args.baseline,
                 latency_samples=args.latency_samples,
+                quantized=args.quantized,
             )
         except ValueError as exc:
             print(f"error: {exc}", file=sys.stderr)
@@ -136,7 +140,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     args.out.write_text(json.dumps(report, indent=2), encoding="utf-8")
     summary = {
         name: {k: v for k, v in report[name].items() if not isinstance(v, dict)}
-        for name in ("model", "fused", "baseline")
+        for name in ("model", "fused", "model_int8", "fused_int8", "baseline")
         if name in report
     }
     print(json.dumps(summary, indent=2))

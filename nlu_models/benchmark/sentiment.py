@@ -3,7 +3,8 @@
 Systems in the report: ``model``, the fine-tuned MiniLM alone; ``fused``, MiniLM
 with its fusion layer, when the model folder has one (what
 :func:`nlu_models.sentiment.load_sentiment_model` then returns); ``baseline``,
-VADER, on request.
+VADER, on request. With ``quantized``, also ``model_int8`` and ``fused_int8``:
+the same models with dynamic int8 linear layers.
 """
 
 import logging
@@ -77,6 +78,7 @@ def run(
     model_dir: Path,
     baseline: Optional[str] = None,
     latency_samples: int = 1000,
+    quantized: bool = False,
 ) -> Dict[str, Any]:
     """Runs the sentiment benchmark and returns the report.
 
@@ -99,15 +101,18 @@ def run(
 
         report["training"] = json.loads(training_report.read_text())
     logger.info("Scoring %d texts with the fine-tuned model.", len(texts))
-    report["model"] = evaluate_model(
-        TransformerSentimentModel.load(model_dir), texts, gold, latency_samples
-    )
-    report["model"]["name"] = TransformerSentimentModel.name
-    if (model_dir / FUSION_FILE).is_file():
-        logger.info("Scoring with MiniLM and VADER fused.")
-        fused = FusedSentimentModel.load(model_dir)
-        report["fused"] = evaluate_model(fused, texts, gold, latency_samples)
-        report["fused"]["name"] = fused.name
+    fused = (model_dir / FUSION_FILE).is_file()
+    for int8 in (False, True) if quantized else (False,):
+        suffix = "_int8" if int8 else ""
+        models: List[Tuple[str, SentimentModel]] = [
+            ("model", TransformerSentimentModel.load(model_dir, quantize=int8))
+        ]
+        if fused:
+            models.append(("fused", FusedSentimentModel.load(model_dir, quantize=int8)))
+        for key, model in models:
+            logger.info("Scoring with %s%s.", model.name, suffix)
+            report[key + suffix] = evaluate_model(model, texts, gold, latency_samples)
+            report[key + suffix]["name"] = model.name + suffix
     if baseline == "vader":
         logger.info("Scoring with VADER.")
         report["baseline"] = evaluate_model(VaderSentimentModel(), texts, gold, latency_samples)

@@ -152,3 +152,26 @@ def test_benchmark_reports_the_fused_system_too(fused_dir: Path, tmp_path: Path)
         "vader",
     ]
     assert {"macro_recall", "accuracy", "macro_f1", "p50_ms", "p95_ms"} <= set(report["fused"])
+
+
+def test_benchmark_measures_the_int8_models_on_request(fused_dir: Path, tmp_path: Path) -> None:
+    text = tmp_path / "text.txt"
+    text.write_text("so happy today\nworst day\n", encoding="utf-8")
+    ids = tmp_path / "labels.txt"
+    ids.write_text("2\n0\n", encoding="utf-8")
+    report = bench.run(text, ids, fused_dir, latency_samples=2, quantized=True)
+    names = {k: report[k]["name"] for k in ("model", "fused", "model_int8", "fused_int8")}
+    assert names == {
+        "model": "minilm",
+        "fused": "minilm+vader",
+        "model_int8": "minilm_int8",
+        "fused_int8": "minilm+vader_int8",
+    }
+    assert "baseline" not in report
+    int8 = load_sentiment_model(fused_dir, quantize=True)
+    assert isinstance(int8, FusedSentimentModel)
+    from torch.ao.nn.quantized.dynamic import Linear as Int8Linear
+
+    layers = list(int8._minilm._classifier.model.modules())
+    assert any(isinstance(layer, Int8Linear) for layer in layers)
+    assert len(int8.score(["great", "awful"])) == 2
