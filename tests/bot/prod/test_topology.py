@@ -77,7 +77,11 @@ def test_rasa_expands_the_endpoints_template(monkeypatch: pytest.MonkeyPatch) ->
     lock = read_endpoint_config(str(ENDPOINTS_PATH), "lock_store")
     broker = read_endpoint_config(str(ENDPOINTS_PATH), "event_broker")
     assert action is not None and action.url == "http://127.0.0.1:7055/webhook"
-    assert tracker is not None and tracker.type == "SQL" and tracker.url == "127.0.0.1"
+    assert (
+        tracker is not None
+        and tracker.type == "bot.prod.tracker_store.SingleReadSQLTrackerStore"
+        and tracker.url == "127.0.0.1"
+    )
     assert tracker.kwargs == {
         "dialect": "postgresql",
         "port": "5432",
