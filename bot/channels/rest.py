@@ -58,6 +58,7 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from bot.action_responses import install_on_start
 from bot.channels.limits import LimitedChannel
 from bot.channels.socketio import socketio_payloads
 from bot.channels.timestamps import utc_time
@@ -326,6 +327,7 @@ class HandoffRestInput(RestInput, LimitedChannel):
         """Return Rasa's REST routes behind :meth:`check_webhook`, plus the inbox."""
         self.channel_limits()
         blueprint = super().blueprint(on_new_message)
+        blueprint.listener("after_server_start")(install_on_start)
 
         @blueprint.middleware("request")
         async def check(request: Request) -> Optional[HTTPResponse]:

@@ -66,3 +66,15 @@ def test_the_schema_is_checked_once_not_on_every_response(
     for _ in range(5):
         assert RemoteAction._validate_action_result(action, GOOD) is True
     assert len(checks) == 3  # once, when installed
+
+
+def test_the_embedded_rest_channel_installs_it_on_start() -> None:
+    from bot.channels.rest import HandoffRestInput
+
+    async def on_new_message(_message: object) -> None:
+        return None
+
+    blueprint = HandoffRestInput().blueprint(on_new_message)
+    # Sanic keeps a blueprint's listeners until the blueprint is registered.
+    listeners = [(f.listener, f.event) for f in blueprint._future_listeners]
+    assert listeners.count((action_responses.install_on_start, "after_server_start")) == 1
