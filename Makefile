@@ -101,16 +101,17 @@ bench-sentiment: setup
 		--model-dir models/sentiment --baseline vader --out reports/sentiment_tweeteval.json
 
 # Locust lives in its own virtualenv: its dependencies would upgrade
-# python-socketio, which Rasa pins. The folder ignores itself in git.
+# python-socketio, which Rasa pins. py-spy (a profiler, for --profile) lives
+# there too. The folder ignores itself in git.
 LOAD_VENV := .venv-load
-$(LOAD_VENV)/.installed:
+$(LOAD_VENV)/.installed-2:
 	$(PYTHON) -m venv $(LOAD_VENV)
 	echo '*' > $(LOAD_VENV)/.gitignore
-	$(LOAD_VENV)/bin/pip install --quiet "locust==2.47.0"
+	$(LOAD_VENV)/bin/pip install --quiet "locust==2.47.0" "py-spy==0.4.3"
 	touch $@
 
-bench-load: train $(LOAD_VENV)/.installed
-	$(BIN)/python -m bot.loadtest --out reports/load.json --users 20 --paced-s 60 --saturated-s 60
+bench-load: train $(LOAD_VENV)/.installed-2
+	$(BIN)/python -m bot.loadtest --out reports/load.json --users 20 --paced-s 60 --saturated-s 60 --profile
 
 clean:
 	rm -rf $(MODEL_DIR) .rasa results reports

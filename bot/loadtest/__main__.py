@@ -28,6 +28,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 import requests
 
 from actions.settings import PROJECT_ROOT
+from bot.loadtest import profile
 from bot.loadtest.breakdown import measure_breakdown
 from bot.loadtest.cpu import cpu_split, snapshot
 from bot.loadtest.deployments import (
@@ -72,6 +73,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--only", choices=("project", "stock"), default=None, help="measure one deployment only"
+    )
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="sample every process with py-spy during the saturated run (bot/loadtest/profile.py)",
     )
     return parser
 
@@ -210,6 +216,7 @@ def measure(
             f"{name}-paced",
         )
         before = snapshot(deployment.pids())
+        recordings = _start_profiles(args, deployment, out_dir, name)
         saturated_file = run_locust(
             args.locust,
             endpoints,
@@ -221,6 +228,7 @@ def measure(
             f"{name}-saturated",
         )
         after = snapshot(deployment.pids())
+        profiles = profile.finish(recordings) if recordings else None
     finally:
         deployment.stop()
     paced, saturated = read_samples(paced_file), read_samples(saturated_file)
@@ -239,7 +247,21 @@ def measure(
         "saturated_cpu": cpu_split(
             before, after, saturated_summary.messages - saturated_summary.errors
         ),
+        **({"saturated_profile": profiles} if profiles is not None else {}),
     }
+
+
+def _start_profiles(
+    args: argparse.Namespace, deployment: Deployment, out_dir: Path, name: str
+) -> List[profile.Recording]:
+    """With ``--profile``, start py-spy on every process for most of the saturated run."""
+    if not args.profile:
+        return []
+    # Leave out Locust's ramp-up and the end of the run.
+    seconds = max(args.saturated_s - 10, 5)
+    py_spy = args.locust.parent / "py-spy"
+    pids = profile.python_processes(deployment.pids())
+    return profile.start(py_spy, pids, seconds, out_dir / f"{name}-profile")
 
 
 def goals(report: Dict[str, Any]) -> Dict[str, Any]:
@@ -268,6 +290,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         The process exit status.
     """
     args = _parser().parse_args(argv)
+    if args.profile and not (args.locust.parent / "py-spy").exists():
+        print(
+            f"error: no py-spy next to {args.locust}; `make bench-load` installs it",
+            file=sys.stderr,
+        )
+        return 2
     if not args.locust.exists():
         print(f"error: no Locust at {args.locust}; `make bench-load` installs it", file=sys.stderr)
         return 2
