@@ -8,6 +8,7 @@ a worker thread, so the event loop never waits on the model.
 """
 
 import asyncio
+import functools
 import logging
 import threading
 from pathlib import Path
@@ -85,5 +86,7 @@ def get_sentiment_scorer() -> SentimentScorer:
     global _default_scorer
     with _default_scorer_lock:
         if _default_scorer is None:
-            _default_scorer = SentimentScorer(get_settings().sentiment_model_dir)
+            settings = get_settings()
+            loader = functools.partial(load_sentiment_model, quantize=settings.sentiment_quantize)
+            _default_scorer = SentimentScorer(settings.sentiment_model_dir, loader=loader)
         return _default_scorer

@@ -6,7 +6,7 @@ The model directory is an empty temporary one, so the VADER fallback scores.
 import asyncio
 import threading
 from pathlib import Path
-from typing import List, Optional, Sequence
+from typing import Any, List, Optional, Sequence
 
 import pytest
 
@@ -95,3 +95,26 @@ def test_the_process_wide_scorer_uses_the_configured_directory() -> None:
     first = get_sentiment_scorer()
     assert first is get_sentiment_scorer()
     assert first.model_dir == get_settings().sentiment_model_dir
+
+
+@pytest.mark.parametrize(("value", "quantize"), [(None, False), ("true", True), ("0", False)])
+def test_the_process_wide_scorer_quantizes_as_configured(
+    monkeypatch: pytest.MonkeyPatch, value: Optional[str], quantize: bool
+) -> None:
+    import actions.sentiment as sentiment_module
+    from actions.settings import Settings
+
+    environ = {} if value is None else {"ASSISTANT_SENTIMENT_QUANTIZE": value}
+    settings = Settings.from_env(environ)
+    assert settings.sentiment_quantize is quantize
+    monkeypatch.setattr(sentiment_module, "get_settings", lambda: settings)
+    monkeypatch.setattr(sentiment_module, "_default_scorer", None)
+    calls = []
+
+    def loader(directory: Path, quantize: bool = False) -> Any:
+        calls.append((directory, quantize))
+        return RecordingModel()
+
+    monkeypatch.setattr(sentiment_module, "load_sentiment_model", loader)
+    sentiment_module.get_sentiment_scorer().model()
+    assert calls == [(settings.sentiment_model_dir, quantize)]
