@@ -24,6 +24,9 @@ from rasa.shared.constants import DOCS_BASE_URL
 
 logger = logging.getLogger(__name__)
 
+RASA_VALIDATE_ACTION_RESULT = RemoteAction._validate_action_result
+"""Rasa's own check, as it was when this module was imported (before :func:`install`)."""
+
 _MARKER = "_validator_built_once"
 ADVICE = (
     ". Failed to validate Action server response from API, "

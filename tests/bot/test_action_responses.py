@@ -19,11 +19,13 @@ BAD_EVENT: Dict[str, Any] = {"events": [{"event": "slot", "name": 7}], "response
 
 @pytest.fixture
 def rasa_original() -> Iterator[Any]:
-    """Rasa's own method, restored after the test."""
-    original = RemoteAction._validate_action_result
+    """Rasa's own method, in place for the test (other tests' servers may have installed ours)."""
+    before = RemoteAction._validate_action_result
+    original = action_responses.RASA_VALIDATE_ACTION_RESULT
     assert not getattr(original, "_validator_built_once", False)
-    yield original
     RemoteAction._validate_action_result = original  # type: ignore[method-assign]
+    yield original
+    RemoteAction._validate_action_result = before  # type: ignore[method-assign]
 
 
 def _error(check: Any, response: Dict[str, Any]) -> ValidationError:
