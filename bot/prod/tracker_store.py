@@ -18,11 +18,13 @@ Rasa's SQL store without one wasted read per message: to find the events to
 publish to the event broker, Rasa's ``save`` first loads the whole
 conversation back from the database and replays it
 (``TrackerStore.stream_events``); this store counts the stored events instead,
-as Rasa's own ``save`` does right after to find the events to insert.
+and lets the ``save`` that follows use that count to find the events to insert,
+where Rasa's ``save`` would count them again.
 """
 
+import itertools
 import logging
-from typing import Any
+from typing import Any, Dict, Iterator
 
 from rasa.core.tracker_store import FailSafeTrackerStore, SQLTrackerStore, create_engine_kwargs
 from rasa.shared.core.trackers import DialogueStateTracker
@@ -36,6 +38,13 @@ logger = logging.getLogger(__name__)
 class SingleReadSQLTrackerStore(SQLTrackerStore):
     """Rasa's SQL tracker store, publishing new events without reading the tracker back."""
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        """Takes Rasa's ``SQLTrackerStore`` arguments."""
+        super().__init__(*args, **kwargs)
+        # Stored-event counts taken by stream_events for the save() running now,
+        # by sender. The lock store keeps one save per conversation at a time.
+        self._counted: Dict[str, int] = {}
+
     async def stream_events(self, tracker: DialogueStateTracker) -> None:
         """Publishes the tracker's events that are not stored yet.
 
@@ -46,8 +55,22 @@ class SingleReadSQLTrackerStore(SQLTrackerStore):
         if self.event_broker is None:
             return
         with self.session_scope() as session:
-            new_events = list(self._additional_events(session, tracker))
+            stored = self._stored_count(session, tracker.sender_id)
+        self._counted[tracker.sender_id] = stored
+        new_events = list(itertools.islice(tracker.events, stored, None))
         await self._stream_new_events(self.event_broker, new_events, tracker.sender_id)
+
+    def _additional_events(self, session: Any, tracker: DialogueStateTracker) -> Iterator:
+        """The events to insert: after the count :meth:`stream_events` just took, if it did."""
+        stored = self._counted.pop(tracker.sender_id, None)
+        if stored is None:
+            stored = self._stored_count(session, tracker.sender_id)
+        return itertools.islice(tracker.events, stored, None)
+
+    def _stored_count(self, session: Any, sender_id: str) -> int:
+        """Stored events of the conversation since its last session start (as Rasa counts)."""
+        query = self._event_query(session, sender_id, fetch_events_from_all_sessions=False)
+        return int(query.count())
 
 
 def make_tracker_store_strict(agent: Any) -> bool:

@@ -135,6 +135,22 @@ async def test_single_read_store_publishes_what_rasa_publishes_without_reading_b
         "action", "session_started", "user",
     ]  # fmt: skip
 
+    # One query of the stored events per save, shared by publishing and inserting
+    # (Rasa's own save: a full read to publish, then a count to insert).
+    queries: List[bool] = []
+    original_query = SingleReadSQLTrackerStore._event_query
+
+    def counting_query(self: Any, session: Any, sender_id: str, **kwargs: Any) -> Any:
+        queries.append(kwargs.get("fetch_events_from_all_sessions", False))
+        return original_query(self, session, sender_id, **kwargs)
+
+    tracker = await ours.retrieve("c-1")
+    assert tracker is not None
+    tracker.update(UserUttered("again"))
+    monkeypatch.setattr(SingleReadSQLTrackerStore, "_event_query", counting_query)
+    await ours.save(tracker)
+    assert queries == [False]
+
 
 @pytest.mark.asyncio
 async def test_single_read_store_loads_from_the_production_endpoints(tmp_path: Path) -> None:
@@ -150,3 +166,16 @@ async def test_single_read_store_loads_from_the_production_endpoints(tmp_path: P
     assert isinstance(store, SingleReadSQLTrackerStore)
     endpoints = Path(__file__).resolve().parents[3] / "deploy" / "endpoints.prod.yml"
     assert "type: bot.prod.tracker_store.SingleReadSQLTrackerStore" in endpoints.read_text()
+
+
+@pytest.mark.asyncio
+async def test_single_read_store_without_a_broker_saves_like_rasa(tmp_path: Path) -> None:
+    store = SingleReadSQLTrackerStore(DOMAIN, dialect="sqlite", db=str(tmp_path / "d.db"))
+    tracker = DialogueStateTracker.from_events("c-2", [UserUttered("hi")])
+    await store.save(tracker)
+    tracker.update(BotUttered("Hello!"))
+    await store.save(tracker)
+    await store.save(tracker)  # nothing new: nothing inserted twice
+    stored = await store.retrieve("c-2")
+    assert stored is not None
+    assert [e.as_dict()["event"] for e in stored.events] == ["user", "bot"]
