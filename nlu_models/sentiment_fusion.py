@@ -22,6 +22,7 @@ from typing import Any, Dict, List, Sequence, Tuple
 
 import numpy as np
 
+from nlu_models.benchmark.metrics import macro_recall
 from nlu_models.sentiment_data import LABELS
 
 logger = logging.getLogger(__name__)
@@ -124,13 +125,6 @@ def fit_head(x: np.ndarray, y: Sequence[int], regularisation: float = 1.0) -> Fu
         tuple(tuple(float(c) for c in row) for row in model.coef_),
         tuple(float(b) for b in model.intercept_),
     )
-
-
-def macro_recall(y: Sequence[int], predicted: Sequence[int]) -> float:
-    """Unweighted mean over the labels present in ``y`` of their recall."""
-    y_arr, p_arr = np.asarray(y), np.asarray(predicted)
-    recalls = [float(np.mean(p_arr[y_arr == label] == label)) for label in np.unique(y_arr)]
-    return float(np.mean(recalls))
 
 
 def cross_validate(
