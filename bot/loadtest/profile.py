@@ -92,7 +92,7 @@ def python_processes(pids: Mapping[str, int]) -> Dict[str, int]:
             command = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[0]
         except OSError:
             continue
-        if b"python" in Path(command.decode(errors="replace")).name.encode():
+        if "python" in Path(command.decode(errors="replace")).name:
             found[name] = pid
     return found
 

@@ -11,7 +11,6 @@ as the agent's, also one the agent sent while the connection was down, exactly
 once.
 """
 
-import shutil
 import time
 from typing import Any, Dict, Iterator, List, Optional
 
@@ -29,12 +28,12 @@ from actions.settings import Settings
 from bot.handoff.settings import HandoffSettings
 from bot.handoff.store import HandoffStore
 from tests.e2e.conftest import WidgetServer
+from tests.e2e.helpers import chromium_page
 from tests.e2e.test_handoff_conversation import _eventually, _login, _ticket
 from tests.e2e.test_rest_conversation import _variants
 
 pytestmark = pytest.mark.slow
 
-CHROMIUM = "/usr/bin/chromium"
 TIMEOUT_MS = 30_000
 RECOMMENDATION_TIMEOUT_MS = 120_000  # the first search embeds the catalogue
 ASK = "I need noise cancelling headphones under 300 euros"
@@ -52,27 +51,10 @@ EXPECTED_ERRORS = ("Failed to load resource", "fonts.googleapis.com", "ERR_CONNE
 @pytest.fixture
 def page(widget_server: WidgetServer) -> Iterator[Any]:
     """Headless chromium on the chat page; fails the test on script errors."""
-    playwright_api = pytest.importorskip("playwright.sync_api")
-    if shutil.which(CHROMIUM) is None:
-        pytest.skip(f"{CHROMIUM} is missing; run `make setup`")
-    problems: List[str] = []
-    with playwright_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True)
-        context = browser.new_context(viewport={"width": 1000, "height": 900}, locale="en-GB")
-        context.set_default_timeout(TIMEOUT_MS)
-        page = context.new_page()
-
-        def on_console(message: Any) -> None:
-            if message.type == "error" and not any(e in message.text for e in EXPECTED_ERRORS):
-                problems.append(f"console: {message.text}")
-
-        page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
-        page.on("console", on_console)
-        page.goto(widget_server.url)
+    with chromium_page(
+        widget_server.url, 1000, TIMEOUT_MS, lambda text: any(e in text for e in EXPECTED_ERRORS)
+    ) as page:
         yield page
-        context.close()
-        browser.close()
-    assert problems == []
 
 
 def bot_texts(page: Any) -> List[str]:

@@ -9,9 +9,8 @@ for Rasa's HTTP API. Debian's chromium is driven headless by Playwright.
 import base64
 import hashlib
 import re
-import shutil
 from pathlib import Path
-from typing import Any, Iterator, List
+from typing import Any, Iterator
 
 import pytest
 import requests
@@ -29,10 +28,10 @@ from tests.bot.handoff.browser_support import (
     point,
     running_service,
 )
+from tests.e2e.helpers import chromium_page
 
 pytestmark = pytest.mark.slow
 
-CHROMIUM = "/usr/bin/chromium"
 CONVERSATION = "browser-conv-1"
 MINUS = "\u2212"
 INLINE_PROBE = "window.__inline = 1"
@@ -70,31 +69,16 @@ def page(handoff_service: RunningService) -> Iterator[Any]:
 
     It is closed before the service stops (it depends on it).
     """
-    playwright_api = pytest.importorskip("playwright.sync_api")
-    if shutil.which(CHROMIUM) is None:
-        pytest.skip(f"{CHROMIUM} is missing; run `make setup`")
-    problems: List[str] = []
-    with playwright_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True)
-        context = browser.new_context(viewport={"width": 1400, "height": 900}, locale="en-GB")
-        context.set_default_timeout(TIMEOUT_MS)
-        page = context.new_page()
-
-        def on_console(message: Any) -> None:
-            # Chrome logs every 4xx answer and refused connection (the wrong password
-            # and the stopped service are meant to cause them); CSP reports still count.
-            network = ("Failed to load resource", "WebSocket connection to")
-            expected = message.text.startswith(network) or PROBE_HASH in message.text
-            if message.type == "error" and not expected:
-                problems.append(f"console: {message.text}")
-
-        page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
-        page.on("console", on_console)
-        page.goto(handoff_service.url)
+    url = handoff_service.url
+    with chromium_page(url, 1400, TIMEOUT_MS, _expected_console_error) as page:
         yield page
-        context.close()
-        browser.close()
-    assert problems == []
+
+
+def _expected_console_error(text: str) -> bool:
+    # Chrome logs every 4xx answer and refused connection (the wrong password
+    # and the stopped service are meant to cause them); CSP reports still count.
+    network = ("Failed to load resource", "WebSocket connection to")
+    return text.startswith(network) or PROBE_HASH in text
 
 
 def log_in(page: Any, username: str, password: str) -> None:
