@@ -11,11 +11,9 @@ import copy
 import json
 import logging
 import math
-import random
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -23,49 +21,33 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm
 
+from nlu_models.training_setup import (
+    TrainingOptions,
+    TrainingReport,
+    bucketed_batches,
+    class_weights,
+    epoch_count,
+    fit_temperature,
+    seed_everything,
+    split_indices,
+    stratified_split,
+)
+
+__all__ = [
+    "FORMAT_VERSION",
+    "TrainingOptions",
+    "TrainingReport",
+    "TransformerTextClassifier",
+    "resolve_device",
+    "split_indices",
+]
+
 logger = logging.getLogger(__name__)
 
 FORMAT_VERSION = 1
 _ENCODER_DIR = "encoder"
 _HEAD_FILE = "head.safetensors"
 _META_FILE = "classifier.json"
-
-
-@dataclass(frozen=True)
-class TrainingOptions:
-    """Hyperparameters of a fine-tuning run (see the Rasa component for defaults)."""
-
-    epochs: int = 6
-    min_steps: int = 0
-    learning_rate: float = 1e-4
-    batch_size: int = 32
-    max_length: int = 64
-    warmup_fraction: float = 0.1
-    weight_decay: float = 0.01
-    label_smoothing: float = 0.1
-    # Weight the loss by inverse class frequency (for macro-averaged metrics).
-    balance_classes: bool = False
-    dropout: float = 0.1
-    freeze_embeddings: bool = True
-    seed: int = 42
-    validation_fraction: float = 0.1
-    early_stopping_patience: int = 2
-    device: str = "auto"
-    show_progress: bool = True
-
-
-@dataclass
-class TrainingReport:
-    """What happened during training, for logs and benchmarks."""
-
-    epochs_run: int = 0
-    best_epoch: int = 0
-    validation_accuracy: Optional[float] = None
-    temperature: float = 1.0
-    train_examples: int = 0
-    validation_examples: int = 0
-    train_seconds: float = 0.0
-    history: List[Dict[str, float]] = field(default_factory=list)
 
 
 def resolve_device(device: str) -> torch.device:
@@ -92,75 +74,6 @@ class _PooledClassifier(nn.Module):
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         return self.head(self.dropout(self.embed(input_ids, attention_mask)))
-
-
-def _seed_everything(seed: int) -> None:
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)
-
-
-def _epoch_count(options: TrainingOptions, num_examples: int) -> int:
-    """Epochs to run: ``epochs``, or more when that gives fewer than ``min_steps`` updates."""
-    steps_per_epoch = max(math.ceil(num_examples / options.batch_size), 1)
-    return max(options.epochs, math.ceil(options.min_steps / steps_per_epoch))
-
-
-def _class_weights(label_ids: Sequence[int], num_labels: int) -> torch.Tensor:
-    """Inverse-frequency weights that average to one over the labels present."""
-    counts = torch.bincount(torch.tensor(label_ids), minlength=num_labels).float()
-    weights = torch.where(counts > 0, counts.sum() / (num_labels * counts.clamp(min=1)), 0.0)
-    return weights
-
-
-def _stratified_split(
-    label_ids: Sequence[int], fraction: float, rng: np.random.Generator
-) -> Tuple[List[int], List[int]]:
-    """Splits indices so that every label keeps at least one training example."""
-    by_label: Dict[int, List[int]] = {}
-    for index, label in enumerate(label_ids):
-        by_label.setdefault(label, []).append(index)
-    train, validation = [], []
-    for label in sorted(by_label):
-        indices = list(by_label[label])
-        rng.shuffle(indices)
-        count = min(int(round(len(indices) * fraction)), len(indices) - 1)
-        validation.extend(indices[:count])
-        train.extend(indices[count:])
-    return sorted(train), sorted(validation)
-
-
-def _bucketed_batches(
-    lengths: Sequence[int], batch_size: int, rng: np.random.Generator
-) -> List[List[int]]:
-    """Shuffled batches of similar length, so dynamic padding wastes little."""
-    order = rng.permutation(len(lengths))
-    chunk = batch_size * 50
-    batches: List[List[int]] = []
-    for start in range(0, len(order), chunk):
-        block = sorted(order[start : start + chunk], key=lambda i: lengths[i])
-        batches.extend(
-            [int(i) for i in block[b : b + batch_size]] for b in range(0, len(block), batch_size)
-        )
-    rng.shuffle(batches)
-    return batches
-
-
-def split_indices(labels: Sequence[str], options: TrainingOptions) -> Tuple[List[int], List[int]]:
-    """The training and validation indices that :meth:`TransformerTextClassifier.train` uses.
-
-    Args:
-        labels: The labels passed to ``train``, in the same order.
-        options: The options passed to ``train`` (``seed`` and ``validation_fraction``).
-
-    Returns:
-        Training and validation indices into ``labels``, each sorted.
-    """
-    label_index = {name: i for i, name in enumerate(sorted(set(labels)))}
-    rng = np.random.default_rng(options.seed)
-    return _stratified_split(
-        [label_index[name] for name in labels], options.validation_fraction, rng
-    )
 
 
 class TransformerTextClassifier:
@@ -207,7 +120,7 @@ class TransformerTextClassifier:
         from transformers import AutoModel, AutoTokenizer
 
         started = time.perf_counter()
-        _seed_everything(options.seed)
+        seed_everything(options.seed)
         rng = np.random.default_rng(options.seed)
         device = resolve_device(options.device)
         label_names = sorted(set(labels))
@@ -222,14 +135,14 @@ class TransformerTextClassifier:
         classifier = cls(model, tokenizer, label_names, options.max_length, 1.0, device)
 
         ids = classifier._tokenize(texts)
-        train_idx, val_idx = _stratified_split(y, options.validation_fraction, rng)
+        train_idx, val_idx = stratified_split(y, options.validation_fraction, rng)
         # split_indices() must reproduce this split: the rng's first use.
         report = TrainingReport(train_examples=len(train_idx), validation_examples=len(val_idx))
         classifier._init_head_from_centroids([ids[i] for i in train_idx], [y[i] for i in train_idx])
 
-        epochs = _epoch_count(options, len(train_idx))
+        epochs = epoch_count(options, len(train_idx))
         optimizer, scheduler = classifier._optimizer(options, len(train_idx), epochs)
-        weight = _class_weights([y[i] for i in train_idx], len(label_names))
+        weight = class_weights([y[i] for i in train_idx], len(label_names))
         loss_fn = nn.CrossEntropyLoss(
             weight=weight.to(device) if options.balance_classes else None,
             label_smoothing=options.label_smoothing,
@@ -237,7 +150,7 @@ class TransformerTextClassifier:
         best_state, best_loss, best_accuracy, stale = None, math.inf, None, 0
         for epoch in range(1, epochs + 1):
             model.train()
-            batches = _bucketed_batches([len(ids[i]) for i in train_idx], options.batch_size, rng)
+            batches = bucketed_batches([len(ids[i]) for i in train_idx], options.batch_size, rng)
             progress = tqdm(
                 batches, desc=f"epoch {epoch}/{epochs}", disable=not options.show_progress
             )
@@ -283,7 +196,7 @@ class TransformerTextClassifier:
             report.best_epoch = report.epochs_run
         if val_idx:
             logits = classifier._logits([ids[i] for i in val_idx])
-            classifier.temperature = _fit_temperature(logits, torch.tensor([y[i] for i in val_idx]))
+            classifier.temperature = fit_temperature(logits, torch.tensor([y[i] for i in val_idx]))
         report.temperature = classifier.temperature
         report.train_seconds = time.perf_counter() - started
         model.eval()
@@ -379,6 +292,26 @@ class TransformerTextClassifier:
         logits = self._logits(self._tokenize(texts), batch_size)
         return torch.softmax(logits / self.temperature, dim=-1).numpy()
 
+    def embed(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
+        """The normalised sentence vectors the head reads, one row per text."""
+        if not texts:
+            return np.zeros((0, self.model.head.in_features), dtype=np.float32)
+        return self._embed(self._tokenize(texts), batch_size).numpy()
+
+    def calibrate(self, texts: Sequence[str], labels: Sequence[str]) -> float:
+        """Refits the temperature on labelled texts (after the weights changed).
+
+        Args:
+            texts: Held-out texts, not the ones the weights were fitted on.
+            labels: One label per text, all of them in ``labels``.
+
+        Returns:
+            The new temperature.
+        """
+        target = torch.tensor([self.labels.index(label) for label in labels])
+        self.temperature = fit_temperature(self._logits(self._tokenize(texts)), target)
+        return self.temperature
+
     def quantize(self) -> None:
         """Swaps the linear layers for dynamic int8 ones (CPU inference only)."""
         self.model = torch.ao.quantization.quantize_dynamic(
@@ -437,19 +370,3 @@ class TransformerTextClassifier:
             float(meta["temperature"]),
             resolve_device(device),
         )
-
-
-def _fit_temperature(logits: torch.Tensor, target: torch.Tensor) -> float:
-    """Temperature that minimises the validation negative log-likelihood."""
-    log_t = torch.zeros(1, requires_grad=True)
-    optimizer = torch.optim.LBFGS([log_t], lr=0.1, max_iter=200)
-
-    def closure() -> torch.Tensor:
-        optimizer.zero_grad()
-        loss = F.cross_entropy(logits / log_t.exp(), target)
-        loss.backward()
-        return loss
-
-    optimizer.step(closure)
-    temperature = float(log_t.detach().exp())
-    return min(max(temperature, 0.05), 20.0)
