@@ -22,8 +22,9 @@ How a refused message is answered depends on who sends it:
 * socket.io (the web widget) has no status per message either: the same
   replies arrive as bot messages.
 
-The buckets live in the process's memory: each Rasa instance counts on its
-own, and a restart forgets them.
+The buckets live in the process's memory (each Rasa instance counts on its
+own, and a restart forgets them) unless ``CHANNEL_RATE_REDIS_URL`` names a
+Redis, where every instance shares them (:mod:`bot.channels.rate_store`).
 """
 
 import logging
@@ -39,6 +40,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from bot.channels.delivery import OnNewMessage
+from bot.channels.rate_store import RedisRateLimiter
 from bot.channels.settings import ChannelLimitSettings
 from bot.privacy import install_log_masking
 
@@ -173,8 +175,17 @@ class ChannelLimits:
     ) -> None:
         self.settings = settings
         self.channel = channel
-        self.messages = RateLimiter(settings.rate_per_minute, settings.burst, clock)
-        self.inbox_reads = RateLimiter(settings.inbox_rate_per_minute, settings.burst, clock)
+        self.messages = self._limiter("messages", settings.rate_per_minute, clock)
+        self.inbox_reads = self._limiter("inbox", settings.inbox_rate_per_minute, clock)
+
+    def _limiter(
+        self, what: str, per_minute: int, clock: Callable[[], float]
+    ) -> "RateLimiter | RedisRateLimiter":
+        url = self.settings.rate_redis_url
+        if not url:
+            return RateLimiter(per_minute, self.settings.burst, clock)
+        namespace = f"ratelimit:{self.channel}:{what}"
+        return RedisRateLimiter(url, namespace, per_minute, self.settings.burst, clock=clock)
 
     def body_refusal(self, request: Request) -> Optional[Refusal]:
         """413 when the request's body (or its announced length) is over the cap."""

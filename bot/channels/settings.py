@@ -38,6 +38,10 @@ CHANNEL_MAX_BODY_BYTES             65536    Largest request body accepted (also 
                                             widget relay's cap and Engine.IO's).
 CHANNEL_LIMIT_REPLIES              true     On the messaging platforms, tell a customer whose
                                             message was refused why (once per burst).
+CHANNEL_RATE_REDIS_URL             (empty)  Keep the rate buckets in this Redis
+                                            (``redis://[:password@]host:port/db``), shared by
+                                            every Rasa instance; empty: in each process's
+                                            memory. Production mode sets it to its Redis.
 =================================  =======  ===================================================
 """
 
@@ -45,7 +49,8 @@ import os
 from dataclasses import dataclass
 from typing import Dict, Mapping, Tuple
 
-from actions.settings import _get_bool, _get_int
+from actions.settings import _get_bool, _get_int, _get_str
+from bot.channels.rate_store import check_url
 
 # (credentials key, environment variable)
 Variable = Tuple[str, str]
@@ -190,6 +195,7 @@ class ChannelLimitSettings:
         max_message_chars: Longest message text.
         max_body_bytes: Largest request body.
         limit_replies: Whether platforms tell the customer about a refused message.
+        rate_redis_url: The Redis holding the rate buckets; empty: process memory.
     """
 
     rate_per_minute: int = 20
@@ -198,6 +204,7 @@ class ChannelLimitSettings:
     max_message_chars: int = 4000
     max_body_bytes: int = 64 * 1024
     limit_replies: bool = True
+    rate_redis_url: str = ""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> "ChannelLimitSettings":
@@ -222,4 +229,7 @@ class ChannelLimitSettings:
                 environ, "CHANNEL_MAX_BODY_BYTES", default.max_body_bytes, minimum=1024
             ),
             limit_replies=_get_bool(environ, "CHANNEL_LIMIT_REPLIES", default.limit_replies),
+            rate_redis_url=check_url(url)
+            if (url := _get_str(environ, "CHANNEL_RATE_REDIS_URL"))
+            else "",
         )

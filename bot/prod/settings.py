@@ -11,6 +11,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping, Tuple
+from urllib.parse import quote
 
 from actions.settings import (
     MAX_PORT,
@@ -141,6 +142,12 @@ class ProductionSettings:
         if self.listen_host in {"0.0.0.0", "::", "*", ""}:
             return "127.0.0.1"
         return self.listen_host
+
+    @property
+    def redis_url(self) -> str:
+        """The Redis of the lock store as a URL (for the channels' shared rate limits)."""
+        password = f":{quote(self.redis_password, safe='')}@" if self.redis_password else ""
+        return f"redis://{password}{self.redis_host}:{self.redis_port}/{self.redis_db}"
 
     @property
     def public_url(self) -> str:

@@ -41,7 +41,8 @@ def child_environment(settings: ProductionSettings, base: Mapping[str, str]) -> 
     It holds every variable deploy/endpoints.prod.yml expands, with the
     settings' values (so their defaults apply), the pool and lock settings
     Rasa reads itself, and the handoff service's way to Rasa (through nginx,
-    with the API token).
+    with the API token). The channels' rate buckets go to the deployment's
+    Redis unless ``CHANNEL_RATE_REDIS_URL`` names another.
 
     Args:
         settings: The production settings.
@@ -73,6 +74,7 @@ def child_environment(settings: ProductionSettings, base: Mapping[str, str]) -> 
             "RABBITMQ_PASSWORD": settings.rabbitmq_password,
             "RABBITMQ_QUEUE": settings.rabbitmq_queue,
             "RABBITMQ_EXCHANGE": settings.rabbitmq_exchange,
+            "CHANNEL_RATE_REDIS_URL": base.get("CHANNEL_RATE_REDIS_URL") or settings.redis_url,
             "HANDOFF_RASA_URL": settings.public_url,
             "HANDOFF_RASA_TOKEN": settings.rasa_auth_token,
             "TF_CPP_MIN_LOG_LEVEL": base.get("TF_CPP_MIN_LOG_LEVEL", "2"),

@@ -239,7 +239,11 @@ def test_limit_settings_from_the_environment() -> None:
             "CHANNEL_MAX_MESSAGE_CHARS": "500",
             "CHANNEL_MAX_BODY_BYTES": "2048",
             "CHANNEL_LIMIT_REPLIES": "off",
+            "CHANNEL_RATE_REDIS_URL": " redis://:pw@10.0.0.7:6380/2 ",
         }
-    ) == ChannelLimitSettings(0, 2, 30, 500, 2048, False)
+    ) == ChannelLimitSettings(0, 2, 30, 500, 2048, False, "redis://:pw@10.0.0.7:6380/2")
     with pytest.raises(ValueError, match="CHANNEL_RATE_BURST must be an integer, got 'lots'"):
         ChannelLimitSettings.from_env({"CHANNEL_RATE_BURST": "lots"})
+    for url in ("http://127.0.0.1:6379", "redis://", "redis://host:port/1"):
+        with pytest.raises(ValueError, match="CHANNEL_RATE_REDIS_URL"):
+            ChannelLimitSettings.from_env({"CHANNEL_RATE_REDIS_URL": url})

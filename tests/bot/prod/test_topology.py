@@ -2,6 +2,7 @@
 
 import re
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -55,6 +56,7 @@ def test_children_get_every_variable_the_endpoints_file_expands() -> None:
         "RABBITMQ_PASSWORD": "guest",
         "RABBITMQ_QUEUE": "rasa_events",
         "RABBITMQ_EXCHANGE": "rasa-exchange",
+        "CHANNEL_RATE_REDIS_URL": "redis://127.0.0.1:6379/1",
         "HANDOFF_RASA_URL": "http://127.0.0.1:7005",
         "HANDOFF_RASA_TOKEN": "token-123",
         "TF_CPP_MIN_LOG_LEVEL": "2",
@@ -67,6 +69,17 @@ def test_children_get_every_variable_the_endpoints_file_expands() -> None:
     expanded = set(re.findall(r"\$\{([A-Z_]+)\}", "\n".join(lines)))
     assert len(expanded) == 17
     assert expanded <= set(env)
+
+
+def test_the_rate_buckets_go_to_the_deployments_redis_unless_another_is_named() -> None:
+    with_password = replace(SETTINGS, redis_password="p@ss/word", redis_db=3)
+    env = child_environment(with_password, {})
+    assert env["CHANNEL_RATE_REDIS_URL"] == "redis://:p%40ss%2Fword@127.0.0.1:6379/3"
+    named = {"CHANNEL_RATE_REDIS_URL": "redis://cache.internal:6380/0"}
+    assert (
+        child_environment(SETTINGS, named)["CHANNEL_RATE_REDIS_URL"]
+        == named["CHANNEL_RATE_REDIS_URL"]
+    )
 
 
 def test_rasa_expands_the_endpoints_template(monkeypatch: pytest.MonkeyPatch) -> None:
