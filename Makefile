@@ -10,7 +10,7 @@ MODEL_DIR := models
 # package lists only when the first attempt fails (a fresh machine's may be stale).
 APT_INSTALL = sh -c 'apt-get install -y -q "$$@" || (apt-get update -q && apt-get install -y -q "$$@")' apt-install
 
-.PHONY: help setup train train-sentiment run run-prod stop-prod test test-fast lint validate bench-intents bench-sentiment bench-load clean
+.PHONY: help setup train train-sentiment run run-prod stop-prod test test-fast lint validate bench-intents bench-sentiment bench-sentiment-topics bench-load clean
 
 help:
 	@echo "make setup          create .venv and install everything (idempotent)"
@@ -25,6 +25,7 @@ help:
 	@echo "make bench-intents  BANKING77 benchmark: BERT component vs DIET (about 30 minutes)"
 	@echo "make train-sentiment  fine-tune the sentiment model into models/sentiment (about 25 minutes)"
 	@echo "make bench-sentiment  TweetEval sentiment benchmark: MiniLM vs VADER"
+	@echo "make bench-sentiment-topics  sentiment on topics held out of training (about 30 minutes)"
 	@echo "make bench-load     Locust load test: production mode vs rasa init (about 10 minutes)"
 
 $(BIN)/python:
@@ -99,6 +100,9 @@ bench-sentiment: setup
 		--test-text $(DATASETS)/tweeteval-sentiment/test_text.txt \
 		--test-labels $(DATASETS)/tweeteval-sentiment/test_labels.txt \
 		--model-dir models/sentiment --baseline vader --out reports/sentiment_tweeteval.json
+
+bench-sentiment-topics: setup
+	$(BIN)/python -m nlu_models.benchmark sentiment-topics --out reports/sentiment_topics.json
 
 # Locust lives in its own virtualenv: its dependencies would upgrade
 # python-socketio, which Rasa pins. py-spy (a profiler, for --profile) lives

@@ -70,6 +70,23 @@ def _parser() -> argparse.ArgumentParser:
     sentiment.add_argument(
         "--quantized", action="store_true", help="also measure the models with int8 linear layers"
     )
+    topics = tasks.add_parser(
+        "sentiment-topics",
+        help="Fine-tune the sentiment model on some topics of its training corpus and score "
+        "the held-out topics (weight-space mixes, fusion layer); no test split is read.",
+    )
+    topics.add_argument("--out", type=Path, required=True, help="JSON report to write")
+    topics.add_argument("--epochs", type=int, default=None, help="override the recipe's epochs")
+    topics.add_argument(
+        "--held-out-topics",
+        default=None,
+        help="comma-separated topics kept out of training (default apple,coachella,other)",
+    )
+    topics.add_argument(
+        "--alphas",
+        default=None,
+        help="comma-separated shares of fine-tuned weights to score (default 0,0.2,...,1)",
+    )
     return parser
 
 
@@ -136,6 +153,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         except ValueError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2
+    if args.task == "sentiment-topics":
+        return _sentiment_topics(args)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2), encoding="utf-8")
     summary = {
@@ -145,6 +164,46 @@ def main(argv: Optional[List[str]] = None) -> int:
     }
     print(json.dumps(summary, indent=2))
     return 0
+
+
+def _sentiment_topics(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
+    from nlu_models.benchmark import sentiment_topics
+    from nlu_models.sentiment import SENTIMENT_TRAINING
+
+    _configure_logging()
+    if args.epochs is not None and args.epochs < 1:
+        print("error: --epochs must be at least 1", file=sys.stderr)
+        return 2
+    options = SENTIMENT_TRAINING
+    if args.epochs is not None:
+        options = replace(options, epochs=args.epochs)
+    try:
+        held = sentiment_topics.HELD_OUT_TOPICS
+        if args.held_out_topics:
+            held = tuple(t.strip() for t in args.held_out_topics.split(",") if t.strip())
+        alphas = sentiment_topics.ALPHAS
+        if args.alphas:
+            alphas = tuple(_share(a) for a in args.alphas.split(","))
+        report = sentiment_topics.run(options=options, alphas=alphas, held_out_topics=held)
+    except (ValueError, FileNotFoundError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(report, indent=2), encoding="utf-8")
+    print(json.dumps({k: report[k] for k in ("wise", "fusion_leave_one_topic_out")}, indent=2))
+    return 0
+
+
+def _share(raw: str) -> float:
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValueError(f"--alphas must be numbers from 0 to 1, got {raw!r}") from None
+    if not 0.0 <= value <= 1.0:
+        raise ValueError(f"--alphas must be numbers from 0 to 1, got {raw!r}")
+    return value
 
 
 if __name__ == "__main__":

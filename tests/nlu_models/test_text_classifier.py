@@ -54,3 +54,20 @@ def test_empty_input_gives_an_empty_matrix(tiny_checkpoint: Path, tiny_texts_lab
         tiny_checkpoint, texts, labels, TrainingOptions(**{**FAST, "epochs": 1})
     )
     assert classifier.predict_proba([]).shape == (0, 3)
+
+
+def test_embed_gives_unit_vectors_and_calibrate_refits_the_temperature(
+    tiny_checkpoint: Path, tiny_texts_labels: tuple
+) -> None:
+    texts, labels = tiny_texts_labels
+    classifier, _ = TransformerTextClassifier.train(
+        tiny_checkpoint, texts, labels, TrainingOptions(**FAST, validation_fraction=0.0)
+    )
+    vectors = classifier.embed(texts[:4])
+    assert vectors.shape == (4, 32)
+    np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, rtol=1e-5)
+    assert classifier.embed([]).shape == (0, 32)
+    assert classifier.temperature == 1.0
+    temperature = classifier.calibrate(texts, labels)
+    assert classifier.temperature == temperature != 1.0
+    assert 0.05 <= temperature <= 20.0
