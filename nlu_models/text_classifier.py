@@ -298,20 +298,6 @@ class TransformerTextClassifier:
             return np.zeros((0, self.model.head.in_features), dtype=np.float32)
         return self._embed(self._tokenize(texts), batch_size).numpy()
 
-    def calibrate(self, texts: Sequence[str], labels: Sequence[str]) -> float:
-        """Refits the temperature on labelled texts (after the weights changed).
-
-        Args:
-            texts: Held-out texts, not the ones the weights were fitted on.
-            labels: One label per text, all of them in ``labels``.
-
-        Returns:
-            The new temperature.
-        """
-        target = torch.tensor([self.labels.index(label) for label in labels])
-        self.temperature = fit_temperature(self._logits(self._tokenize(texts)), target)
-        return self.temperature
-
     def quantize(self) -> None:
         """Swaps the linear layers for dynamic int8 ones (CPU inference only)."""
         self.model = torch.ao.quantization.quantize_dynamic(

@@ -1,6 +1,7 @@
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from nlu_models.text_classifier import (
     TrainingOptions,
@@ -56,7 +57,7 @@ def test_empty_input_gives_an_empty_matrix(tiny_checkpoint: Path, tiny_texts_lab
     assert classifier.predict_proba([]).shape == (0, 3)
 
 
-def test_embed_gives_unit_vectors_and_calibrate_refits_the_temperature(
+def test_embed_gives_the_unit_sentence_vectors_the_head_reads(
     tiny_checkpoint: Path, tiny_texts_labels: tuple
 ) -> None:
     texts, labels = tiny_texts_labels
@@ -67,7 +68,9 @@ def test_embed_gives_unit_vectors_and_calibrate_refits_the_temperature(
     assert vectors.shape == (4, 32)
     np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, rtol=1e-5)
     assert classifier.embed([]).shape == (0, 32)
-    assert classifier.temperature == 1.0
-    temperature = classifier.calibrate(texts, labels)
-    assert classifier.temperature == temperature != 1.0
-    assert 0.05 <= temperature <= 20.0
+    # Temperature 1 (no validation split): the head over these vectors is the model.
+    with torch.no_grad():
+        logits = classifier.model.head(torch.from_numpy(vectors))
+    np.testing.assert_allclose(
+        torch.softmax(logits, dim=-1).numpy(), classifier.predict_proba(texts[:4]), atol=1e-5
+    )
