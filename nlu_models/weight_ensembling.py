@@ -65,7 +65,6 @@ def fit_probe_head(
     Raises:
         ValueError: If there are fewer than three texts per label or a label is unknown.
     """
-    from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import StratifiedKFold, cross_val_score
 
     chosen = sorted(np.random.default_rng(seed).permutation(len(texts))[:max_texts].tolist())
@@ -82,14 +81,12 @@ def fit_probe_head(
         classifier.model.encoder.load_state_dict(fine_tuned)
     folds = StratifiedKFold(n_splits=3, shuffle=True, random_state=seed)
     scores = {
-        c: cross_val_score(
-            _probe(LogisticRegression, c), vectors, y, cv=folds, scoring="balanced_accuracy"
-        ).mean()
+        c: cross_val_score(_probe(c), vectors, y, cv=folds, scoring="balanced_accuracy").mean()
         for c in PROBE_REGULARISATION
     }
     best = max(scores, key=lambda c: scores[c])
     logger.info("Linear probe: balanced accuracy by C %s; using C=%s.", scores, best)
-    probe = _probe(LogisticRegression, best).fit(vectors, y)
+    probe = _probe(best).fit(vectors, y)
     return {
         "weight": torch.tensor(probe.coef_, dtype=torch.float32),
         "bias": torch.tensor(probe.intercept_, dtype=torch.float32),
@@ -133,5 +130,7 @@ def _mix(
     }
 
 
-def _probe(factory: type, regularisation: float) -> object:
-    return factory(C=regularisation, class_weight="balanced", max_iter=3000)
+def _probe(regularisation: float) -> object:
+    from sklearn.linear_model import LogisticRegression
+
+    return LogisticRegression(C=regularisation, class_weight="balanced", max_iter=3000)

@@ -209,20 +209,16 @@ def _wise_rows(
     held: tuple,
     validation: tuple,
 ) -> List[dict]:
-    encoder = copy.deepcopy(classifier.model.encoder.state_dict())
-    head = copy.deepcopy(classifier.model.head.state_dict())
+    fine_tuned = copy.deepcopy(classifier.model.state_dict())
     rows = []
     for alpha in alphas:
-        classifier.model.encoder.load_state_dict(encoder)
-        classifier.model.head.load_state_dict(head)
         interpolate(classifier, pretrained, probe, alpha)
         row = {"alpha": alpha, "held_out_macro_recall": _macro_recall(classifier, *held)}
         if validation[0]:
             row["validation_macro_recall"] = _macro_recall(classifier, *validation)
         logger.info("WiSE %s", row)
         rows.append(row)
-    classifier.model.encoder.load_state_dict(encoder)
-    classifier.model.head.load_state_dict(head)
+        classifier.model.load_state_dict(fine_tuned)
     return rows
 
 
