@@ -12,7 +12,8 @@ whichever instance a message reaches. It has the interface of the in-memory
 * keys are ``<namespace>:<sha256 of the sender id>``, so no sender id (a phone
   number on Twilio) is stored in Redis, and expire once the bucket would be
   full again, so idle senders cost nothing;
-* the client is created on first use, with short timeouts. Calls are
+* the client is created on first use, with short timeouts, and shared by
+  every limiter of the process that uses the same URL. Calls are
   synchronous, as in Rasa's own Redis lock store: one round trip on a local
   network is well under a millisecond.
 
@@ -21,11 +22,12 @@ lock every customer out) and the outage is logged as an error at most once a
 minute, with a line when Redis answers again.
 """
 
+import functools
 import hashlib
 import logging
 import math
 import time
-from typing import Callable, Optional
+from typing import Callable, Dict, Optional
 from urllib.parse import urlsplit
 
 logger = logging.getLogger(__name__)
@@ -112,7 +114,7 @@ class RedisRateLimiter:
         self._namespace = namespace
         self._client_factory = client_factory or _client
         self._clock = clock
-        self._scripts: Optional[tuple] = None
+        self._scripts: Optional[Dict[str, Callable[..., object]]] = None
         self._down_since: Optional[float] = None
         self._reported_at = -math.inf
         self._keep_s = math.ceil(burst * 60 / per_minute) + 1 if per_minute > 0 else 1
@@ -126,7 +128,7 @@ class RedisRateLimiter:
         """
         if self.per_minute <= 0:
             return 0.0
-        result = self._call(0, key, self.burst, self.per_minute, self._keep_s)
+        result = self._call("take", key, self.burst, self.per_minute, self._keep_s)
         # The script answers a number as a string, which Redis sends as bytes.
         return 0.0 if result is None else max(0.0, float(result))
 
@@ -135,21 +137,24 @@ class RedisRateLimiter:
 
         False when Redis is unreachable (the customer is not told twice).
         """
-        return self._call(1, key) == 1
+        return self._call("told", key) == 1
 
     def key_for(self, key: str) -> str:
         """The Redis key of ``key``'s bucket."""
         digest = hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
         return f"{self._namespace}:{digest[:32]}"
 
-    def _call(self, which: int, key: str, *args: object) -> object:
+    def _call(self, script: str, key: str, *args: object) -> object:
         from redis.exceptions import RedisError
 
         try:
             if self._scripts is None:
                 client = self._client_factory(self._url)
-                self._scripts = (client.register_script(_TAKE), client.register_script(_TOLD))
-            result = self._scripts[which](keys=[self.key_for(key)], args=list(args))
+                self._scripts = {
+                    "take": client.register_script(_TAKE),
+                    "told": client.register_script(_TOLD),
+                }
+            result = self._scripts[script](keys=[self.key_for(key)], args=list(args))
         except (RedisError, OSError) as exc:
             self._report_down(exc)
             return None
@@ -176,7 +181,10 @@ class RedisRateLimiter:
             )
 
 
+@functools.cache
 def _client(url: str) -> object:
+    # One client (and connection pool) per URL for the whole process: every
+    # channel has two limiters, and each would otherwise open its own pool.
     import redis
 
     return redis.Redis.from_url(
