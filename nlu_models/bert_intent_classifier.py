@@ -80,6 +80,9 @@ class BertIntentClassifier(IntentClassifier, GraphComponent):
             "device": "auto",
             # Dynamic int8 quantisation of the linear layers at load time (CPU).
             "quantize": False,
+            # Predict through a frozen TorchScript graph of the model (CPU): the
+            # same confidences for less time per message.
+            "torchscript": True,
             "inference_batch_size": 64,
             "show_progress": True,
         }
@@ -244,6 +247,8 @@ class BertIntentClassifier(IntentClassifier, GraphComponent):
             return cls(config, model_storage, resource)
         if merged["quantize"]:
             classifier.quantize()
+        if merged["torchscript"]:
+            classifier.compile()
         return cls(config, model_storage, resource, classifier)
 
     # ----------------------------------------------------------------- helpers

@@ -136,6 +136,9 @@ class TransformerSentimentModel:
     ) -> "TransformerSentimentModel":
         """Loads a model written by :func:`train`.
 
+        On a CPU it runs as a compiled TorchScript graph (same scores, less time
+        per message; :meth:`TransformerTextClassifier.compile`).
+
         Args:
             directory: The model folder.
             device: Where to run it.
@@ -144,6 +147,7 @@ class TransformerSentimentModel:
         classifier = TransformerTextClassifier.load(directory, device)
         if quantize:
             classifier.quantize()
+        classifier.compile()
         return cls(classifier)
 
     def probabilities(self, texts: Sequence[str]) -> np.ndarray:

@@ -12,6 +12,7 @@ import json
 import logging
 import math
 import time
+import warnings
 from pathlib import Path
 from typing import List, Optional, Sequence, Tuple
 
@@ -95,6 +96,7 @@ class TransformerTextClassifier:
         self.temperature = temperature
         self.device = device or torch.device("cpu")
         self.model.to(self.device).eval()
+        self._compiled: Optional[torch.jit.ScriptModule] = None
 
     # ------------------------------------------------------------------ training
     @classmethod
@@ -263,6 +265,8 @@ class TransformerTextClassifier:
             input_ids, mask = self._pad([ids[i] for i in order[start : start + batch_size]])
             if embed_only:
                 outputs.append(self.model.embed(input_ids, mask).float().cpu())
+            elif self._compiled is not None:
+                outputs.append(self._compiled(input_ids, mask).float().cpu())
             else:
                 outputs.append(self.model(input_ids, mask).float().cpu())
         stacked = torch.cat(outputs)
@@ -299,11 +303,43 @@ class TransformerTextClassifier:
         return self._embed(self._tokenize(texts), batch_size).numpy()
 
     def quantize(self) -> None:
-        """Swaps the linear layers for dynamic int8 ones (CPU inference only)."""
+        """Swaps the linear layers for dynamic int8 ones (CPU inference only).
+
+        Drops a compiled graph (:meth:`compile`); compile again afterwards.
+        """
         self.model = torch.ao.quantization.quantize_dynamic(
             self.model.cpu(), {nn.Linear}, dtype=torch.qint8
         )
         self.device = torch.device("cpu")
+        self._compiled = None
+
+    @property
+    def compiled(self) -> bool:
+        """Whether :meth:`predict_proba` runs a compiled graph."""
+        return self._compiled is not None
+
+    @torch.no_grad()
+    def compile(self) -> None:
+        """Runs inference through a frozen TorchScript graph of the model (CPU only).
+
+        The Python of the Hugging Face encoder costs more per message than its
+        arithmetic does on short texts; the traced graph gives the same logits
+        without it (docs/benchmarks.md, "Load"). The graph holds a copy of the
+        weights: call this after the last change to them (training,
+        :meth:`quantize`). Does nothing on a GPU.
+        """
+        if self.device.type != "cpu":
+            return
+        self.model.eval()
+        # Two texts of different lengths, so that the traced graph pads and masks.
+        input_ids, mask = self._pad(self._tokenize(["Hi", "Where is my order, please?"]))
+        with warnings.catch_warnings():
+            # The tracer warns about Python values it records as constants; the
+            # encoder's shape arithmetic stays symbolic, and outputs are compared
+            # with the eager model in the tests for lengths up to max_length.
+            warnings.simplefilter("ignore")
+            traced = torch.jit.trace(self.model, (input_ids, mask), check_trace=False)
+        self._compiled = torch.jit.freeze(traced.eval())
 
     # -------------------------------------------------------------- persistence
     def save(self, directory: Path) -> None:

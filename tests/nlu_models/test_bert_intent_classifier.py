@@ -61,15 +61,21 @@ def test_persisted_model_predicts_exactly_like_the_trained_one(
     storage = LocalModelStorage(tmp_path)
     trained = BertIntentClassifier.create(config, storage, RESOURCE, CONTEXT)
     trained.train(_data(*tiny_texts_labels))
-    loaded = BertIntentClassifier.load(config, storage, RESOURCE, CONTEXT)
     before = [m.get("intent_ranking") for m in _parse(trained, QUERIES)]
-    after = [m.get("intent_ranking") for m in _parse(loaded, QUERIES)]
-    assert len(before) == len(after) == len(QUERIES)
-    for first, second in zip(before, after):
-        assert [e["name"] for e in first] == [e["name"] for e in second]
-        assert [e["confidence"] for e in first] == pytest.approx(
-            [e["confidence"] for e in second], abs=1e-6
+    # Loaded models predict through the TorchScript graph unless told otherwise.
+    for torchscript in (True, False):
+        loaded = BertIntentClassifier.load(
+            {**config, "torchscript": torchscript}, storage, RESOURCE, CONTEXT
         )
+        assert loaded._classifier is not None
+        assert loaded._classifier.compiled is torchscript
+        after = [m.get("intent_ranking") for m in _parse(loaded, QUERIES)]
+        assert len(before) == len(after) == len(QUERIES)
+        for first, second in zip(before, after):
+            assert [e["name"] for e in first] == [e["name"] for e in second]
+            assert [e["confidence"] for e in first] == pytest.approx(
+                [e["confidence"] for e in second], abs=1e-6
+            )
 
 
 def test_same_seed_gives_the_same_model(

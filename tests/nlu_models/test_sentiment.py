@@ -68,6 +68,7 @@ def test_missing_model_falls_back_to_vader(tmp_path: Path) -> None:
 def test_trained_model_loads_and_scores(trained_dir: Path) -> None:
     model = load_sentiment_model(trained_dir)
     assert isinstance(model, TransformerSentimentModel)
+    assert model._classifier.compiled  # the TorchScript graph, on the CPU
     scores = model.score(["thanks, great flight", "", "lost my bag again"])
     assert len(scores) == 3
     for s in scores:

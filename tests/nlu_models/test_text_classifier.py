@@ -74,3 +74,27 @@ def test_embed_gives_the_unit_sentence_vectors_the_head_reads(
     np.testing.assert_allclose(
         torch.softmax(logits, dim=-1).numpy(), classifier.predict_proba(texts[:4]), atol=1e-5
     )
+
+
+def test_compiled_graph_gives_the_eager_model_s_probabilities(
+    tiny_checkpoint: Path, tiny_texts_labels: tuple
+) -> None:
+    texts, labels = tiny_texts_labels
+    classifier, _ = TransformerTextClassifier.train(
+        tiny_checkpoint, texts, labels, TrainingOptions(**FAST, max_length=24)
+    )
+    # Lengths the trace never saw: one word, a batch padded to its longest text,
+    # and a text truncated at max_length; batches of 1, 3 and all texts.
+    long_text = "my order " * 40
+    cases = [["hi"], [long_text], ["hi", "where is my parcel please", long_text], texts]
+
+    for quantize in (False, True):
+        if quantize:
+            classifier.quantize()
+            assert not classifier.compiled
+        eager = [classifier.predict_proba(batch) for batch in cases]
+        classifier.compile()
+        assert classifier.compiled
+        for batch, expected in zip(cases, eager):
+            np.testing.assert_allclose(classifier.predict_proba(batch), expected, atol=1e-6)
+        assert classifier.predict_proba([]).shape == (0, 3)
