@@ -14,20 +14,25 @@ so the first message after the database restarted does not fail on a
 connection the restart closed.
 
 :class:`SingleReadSQLTrackerStore` (``type:`` in deploy/endpoints.prod.yml) is
-Rasa's SQL store without one wasted read per message: to find the events to
+Rasa's SQL store with less database work per message. To find the events to
 publish to the event broker, Rasa's ``save`` first loads the whole
 conversation back from the database and replays it
-(``TrackerStore.stream_events``); this store counts the stored events instead,
-and lets the ``save`` that follows use that count to find the events to insert,
-where Rasa's ``save`` would count them again.
+(``TrackerStore.stream_events``), counts the stored events again in a second
+session, and inserts the new ones through the ORM, one ``INSERT ... RETURNING``
+round trip per event. This store counts the stored events once, publishes the
+events after that count and inserts them in one statement, in one session,
+writing exactly the rows Rasa writes.
 """
 
 import itertools
+import json
 import logging
-from typing import Any, Dict, Iterator
+from typing import Any, Dict
 
 from rasa.core.tracker_store import FailSafeTrackerStore, SQLTrackerStore, create_engine_kwargs
+from rasa.shared.core.events import Event
 from rasa.shared.core.trackers import DialogueStateTracker
+from rasa.shared.nlu.constants import INTENT_NAME_KEY
 from sanic import Sanic
 from sqlalchemy import create_engine
 from sqlalchemy.orm import sessionmaker
@@ -36,41 +41,45 @@ logger = logging.getLogger(__name__)
 
 
 class SingleReadSQLTrackerStore(SQLTrackerStore):
-    """Rasa's SQL tracker store, publishing new events without reading the tracker back."""
+    """Rasa's SQL tracker store: one count and one insert per save, no read back."""
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        """Takes Rasa's ``SQLTrackerStore`` arguments."""
-        super().__init__(*args, **kwargs)
-        # Stored-event counts taken by stream_events for the save() running now,
-        # by sender. The lock store keeps one save per conversation at a time.
-        self._counted: Dict[str, int] = {}
+    async def save(self, tracker: DialogueStateTracker) -> None:
+        """Publishes and stores the tracker's events that are not stored yet.
 
-    async def stream_events(self, tracker: DialogueStateTracker) -> None:
-        """Publishes the tracker's events that are not stored yet.
-
-        Rasa's ``save`` calls this before it stores them, so these are exactly
-        the events Rasa's own implementation finds by loading the stored
-        conversation and comparing.
+        The new events are those after the stored ones since the latest session
+        start, as in Rasa's ``save``, which publishes them before storing them.
+        The lock store keeps one save per conversation at a time.
         """
-        if self.event_broker is None:
-            return
         with self.session_scope() as session:
             stored = self._stored_count(session, tracker.sender_id)
-        self._counted[tracker.sender_id] = stored
-        new_events = list(itertools.islice(tracker.events, stored, None))
-        await self._stream_new_events(self.event_broker, new_events, tracker.sender_id)
-
-    def _additional_events(self, session: Any, tracker: DialogueStateTracker) -> Iterator:
-        """The events to insert: after the count :meth:`stream_events` just took, if it did."""
-        stored = self._counted.pop(tracker.sender_id, None)
-        if stored is None:
-            stored = self._stored_count(session, tracker.sender_id)
-        return itertools.islice(tracker.events, stored, None)
+            new_events = list(itertools.islice(tracker.events, stored, None))
+            if self.event_broker is not None:
+                await self._stream_new_events(self.event_broker, new_events, tracker.sender_id)
+            if new_events:
+                session.execute(
+                    self.SQLEvent.__table__.insert(),
+                    [_event_row(tracker.sender_id, event) for event in new_events],
+                )
+            session.commit()
+        logger.debug("Tracker with sender_id '%s' stored to database", tracker.sender_id)
 
     def _stored_count(self, session: Any, sender_id: str) -> int:
         """Stored events of the conversation since its last session start (as Rasa counts)."""
         query = self._event_query(session, sender_id, fetch_events_from_all_sessions=False)
         return int(query.count())
+
+
+def _event_row(sender_id: str, event: Event) -> Dict[str, Any]:
+    """The ``events`` row Rasa's ``SQLTrackerStore.save`` writes for an event."""
+    data = event.as_dict()
+    return {
+        "sender_id": sender_id,
+        "type_name": event.type_name,
+        "timestamp": data.get("timestamp"),
+        "intent_name": data.get("parse_data", {}).get("intent", {}).get(INTENT_NAME_KEY),
+        "action_name": data.get("name"),
+        "data": json.dumps(data),
+    }
 
 
 def make_tracker_store_strict(agent: Any) -> bool:

@@ -1,9 +1,11 @@
 """Production makes Rasa's tracker store strict: an outage raises instead of forgetting."""
 
+import json
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 import pytest
+import sqlalchemy
 from rasa.core.brokers.broker import EventBroker
 from rasa.core.tracker_store import (
     FailSafeTrackerStore,
@@ -13,6 +15,7 @@ from rasa.core.tracker_store import (
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import ActionExecuted, BotUttered, SessionStarted, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
+from sqlalchemy import select
 
 from bot.prod.tracker_store import SingleReadSQLTrackerStore, make_tracker_store_strict
 
@@ -150,6 +153,47 @@ async def test_single_read_store_publishes_what_rasa_publishes_without_reading_b
     monkeypatch.setattr(SingleReadSQLTrackerStore, "_event_query", counting_query)
     await ours.save(tracker)
     assert queries == [False]
+
+
+def _rows(store: SQLTrackerStore) -> List[Tuple[Any, ...]]:
+    """The stored rows without ids; timestamps (the two runs differ) checked, then dropped."""
+    table = store.SQLEvent.__table__
+    columns = [c for c in table.columns if c.name != "id"]
+    with store.session_scope() as session:
+        rows = [row._asdict() for row in session.execute(select(*columns).order_by(table.c.id))]
+    for row in rows:
+        data = json.loads(row.pop("data"))
+        assert data.pop("timestamp") == row.pop("timestamp") > 0
+        row["data"] = data
+    return [tuple(row.values()) for row in rows]
+
+
+@pytest.mark.asyncio
+async def test_single_read_store_writes_rasa_s_rows_in_one_insert_per_save(
+    tmp_path: Path,
+) -> None:
+    rasa_store = SQLTrackerStore(
+        DOMAIN, dialect="sqlite", db=str(tmp_path / "a.db"), event_broker=RecordingBroker()
+    )
+    ours = SingleReadSQLTrackerStore(
+        DOMAIN, dialect="sqlite", db=str(tmp_path / "b.db"), event_broker=RecordingBroker()
+    )
+    inserts: List[bool] = []
+
+    def record(*args: Any) -> None:
+        statement, many = args[2], args[5]
+        if statement.lstrip().upper().startswith("INSERT"):
+            inserts.append(many)
+
+    sqlalchemy.event.listen(ours.engine, "before_cursor_execute", record)
+    await _two_turns(rasa_store)
+    await _two_turns(ours)
+    rows = _rows(ours)
+    assert len(rows) == 9 and rows == _rows(rasa_store)
+    # sender, type, intent, action, data, as Rasa writes them
+    assert rows[2][:2] == ("c-1", "user") and rows[2][-1]["text"] == "hi"
+    assert rows[4][:2] == ("c-1", "action") and rows[4][3] == "action_listen"
+    assert inserts == [True, True, True]  # one executemany per save, 3 events each
 
 
 @pytest.mark.asyncio
