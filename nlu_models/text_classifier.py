@@ -12,7 +12,6 @@ import json
 import logging
 import math
 import time
-import warnings
 from pathlib import Path
 from typing import List, Optional, Sequence, Tuple
 
@@ -22,6 +21,7 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm
 
+from nlu_models.inference import freeze_trace, mean_pooled
 from nlu_models.training_setup import (
     TrainingOptions,
     TrainingReport,
@@ -69,9 +69,7 @@ class _PooledClassifier(nn.Module):
 
     def embed(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
-        mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
-        pooled = (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1e-9)
-        return F.normalize(pooled, dim=-1)
+        return mean_pooled(hidden, attention_mask)
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         return self.head(self.dropout(self.embed(input_ids, attention_mask)))
@@ -258,7 +256,8 @@ class TransformerTextClassifier:
 
     @torch.no_grad()
     def _run(self, ids: List[List[int]], batch_size: int, embed_only: bool) -> torch.Tensor:
-        self.model.eval()
+        if self.model.training:  # eval() walks every submodule: not once per message
+            self.model.eval()
         order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
         outputs: List[torch.Tensor] = []
         for start in range(0, len(order), batch_size):
@@ -318,28 +317,18 @@ class TransformerTextClassifier:
         """Whether :meth:`predict_proba` runs a compiled graph."""
         return self._compiled is not None
 
-    @torch.no_grad()
     def compile(self) -> None:
         """Runs inference through a frozen TorchScript graph of the model (CPU only).
 
-        The Python of the Hugging Face encoder costs more per message than its
-        arithmetic does on short texts; the traced graph gives the same logits
-        without it (docs/benchmarks.md, "Load"). The graph holds a copy of the
-        weights: call this after the last change to them (training,
+        Same probabilities, less time per message (:mod:`nlu_models.inference`).
+        Call it after the last change to the weights (training,
         :meth:`quantize`). Does nothing on a GPU.
         """
         if self.device.type != "cpu":
             return
-        self.model.eval()
         # Two texts of different lengths, so that the traced graph pads and masks.
         input_ids, mask = self._pad(self._tokenize(["Hi", "Where is my order, please?"]))
-        with warnings.catch_warnings():
-            # The tracer warns about Python values it records as constants; the
-            # encoder's shape arithmetic stays symbolic, and outputs are compared
-            # with the eager model in the tests for lengths up to max_length.
-            warnings.simplefilter("ignore")
-            traced = torch.jit.trace(self.model, (input_ids, mask), check_trace=False)
-        self._compiled = torch.jit.freeze(traced.eval())
+        self._compiled = freeze_trace(self.model, input_ids, mask)
 
     # -------------------------------------------------------------- persistence
     def save(self, directory: Path) -> None:

@@ -97,6 +97,57 @@ def _sentence_transformer(path: str, device: str) -> Any:
     return SentenceTransformer(path, device=device)
 
 
+class _CompiledSentenceModel:
+    """A mean-pooling SentenceTransformer on the CPU, run as a frozen TorchScript graph.
+
+    Same vectors as ``model.encode`` (tokenised by the model itself), without
+    the Python of the encoder and of ``encode`` (:mod:`nlu_models.inference`).
+    """
+
+    def __init__(self, model: Any) -> None:
+        from nlu_models.inference import SentenceEncoder, freeze_trace
+
+        self._tokenize = model.tokenize
+        example = self._tokenize(["Hi", "Wireless headphones under 200 euros"])
+        self._graph = freeze_trace(
+            SentenceEncoder(model[0].auto_model), example["input_ids"], example["attention_mask"]
+        )
+
+    @staticmethod
+    def supports(model: Any) -> bool:
+        """Whether ``model`` is a CPU SentenceTransformer this class reproduces exactly."""
+        from sentence_transformers import SentenceTransformer
+        from sentence_transformers.models import Normalize, Pooling, Transformer
+
+        if not isinstance(model, SentenceTransformer) or model.device.type != "cpu":
+            return False
+        modules = list(model)
+        return (
+            len(modules) in (2, 3)
+            and isinstance(modules[0], Transformer)
+            and isinstance(modules[1], Pooling)
+            and modules[1].get_pooling_mode_str() == "mean"
+            and all(isinstance(m, Normalize) for m in modules[2:])
+        )
+
+    def encode(self, texts: Sequence[str], batch_size: int) -> np.ndarray:
+        """Unit-length vectors of ``texts``, in batches of similar lengths."""
+        import torch
+
+        order = np.argsort([len(text) for text in texts], kind="stable")
+        vectors: Optional[np.ndarray] = None
+        for start in range(0, len(texts), batch_size):
+            rows = order[start : start + batch_size]
+            features = self._tokenize([texts[i] for i in rows])
+            with torch.no_grad():
+                batch = self._graph(features["input_ids"], features["attention_mask"]).numpy()
+            if vectors is None:
+                vectors = np.empty((len(texts), batch.shape[1]), dtype=np.float32)
+            vectors[rows] = batch
+        assert vectors is not None
+        return vectors
+
+
 class MiniLMEmbedder:
     """all-MiniLM-L6-v2 from the local model package, loaded lazily.
 
@@ -107,6 +158,8 @@ class MiniLMEmbedder:
         device: Torch device; the action server runs on CPU.
         torch_threads: Intra-op threads set (process-wide) just before the
             model loads; None leaves torch's own choice.
+        compile: Embed through a frozen TorchScript graph of the model when it
+            runs on the CPU (the same vectors, less time per query).
         model_factory: Loads the model (a seam for tests).
 
     Raises:
@@ -120,6 +173,7 @@ class MiniLMEmbedder:
         batch_size: int = 32,
         device: str = "cpu",
         torch_threads: Optional[int] = None,
+        compile: bool = True,
         model_factory: ModelFactory = _sentence_transformer,
     ) -> None:
         if torch_threads is not None and torch_threads < 1:
@@ -129,7 +183,9 @@ class MiniLMEmbedder:
         self._device = device
         self._torch_threads = torch_threads
         self._model_factory = model_factory
+        self._compile = compile
         self._model: Any = None
+        self._compiled: Optional[_CompiledSentenceModel] = None
         self._load_lock = threading.Lock()
         # One forward pass at a time: the machine has few cores and torch
         # already parallelises inside a pass.
@@ -150,6 +206,11 @@ class MiniLMEmbedder:
         """Whether the model has been loaded into memory."""
         return self._model is not None
 
+    @property
+    def compiled(self) -> bool:
+        """Whether texts are embedded through the TorchScript graph (set on load)."""
+        return self._compiled is not None
+
     def _load(self) -> Any:
         with self._load_lock:
             if self._model is None:
@@ -162,7 +223,10 @@ class MiniLMEmbedder:
                     raise FileNotFoundError(f"no sentence-transformers model at {path}")
                 if self._torch_threads is not None:
                     set_torch_threads(self._torch_threads)
-                self._model = self._model_factory(str(path), self._device)
+                model = self._model_factory(str(path), self._device)
+                if self._compile and _CompiledSentenceModel.supports(model):
+                    self._compiled = _CompiledSentenceModel(model)
+                self._model = model
             return self._model
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
@@ -178,6 +242,8 @@ class MiniLMEmbedder:
             return np.zeros((0, MINILM_DIMENSION), dtype=np.float32)
         model = self._load()
         with self._encode_lock:
+            if self._compiled is not None:
+                return normalise_rows(self._compiled.encode(list(texts), self._batch_size))
             vectors = model.encode(
                 list(texts),
                 batch_size=self._batch_size,

@@ -64,3 +64,20 @@ def test_minilm_ranks_a_noise_cancelling_headphone_first_for_flights(
     vectors = minilm.embed(["quiet", "loud"])
     assert vectors.shape == (2, MINILM_DIMENSION) and vectors.dtype == np.float32
     assert np.linalg.norm(vectors, axis=1) == pytest.approx([1.0, 1.0], abs=1e-5)
+
+
+@pytest.mark.slow
+def test_compiled_vectors_are_sentence_transformers_vectors(minilm: MiniLMEmbedder) -> None:
+    seed = load_seed_catalogue()
+    # One-word queries, long product texts (truncated at the model's 256 tokens)
+    # and batches that are split and padded.
+    texts = ["quiet", "noise cancelling headphones under 300 euros", "x " * 400]
+    texts += [f"{record.title}. {record.description}" for record in seed[:40]]
+    compiled = minilm.embed(texts)
+    assert minilm.compiled
+    model = minilm._load()
+    expected = model.encode(texts, batch_size=32, normalize_embeddings=True)
+    np.testing.assert_allclose(compiled, expected, atol=2e-6)
+    uncompiled = MiniLMEmbedder(compile=False)
+    np.testing.assert_allclose(uncompiled.embed(texts[:3]), compiled[:3], atol=2e-6)
+    assert not uncompiled.compiled
