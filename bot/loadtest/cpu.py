@@ -1,11 +1,25 @@
 """CPU time per process during a run, from /proc (Linux): where the cores went under load."""
 
 import os
-from dataclasses import dataclass
+import resource
+from collections import defaultdict
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, Mapping, Optional, Tuple
+from typing import Dict, Iterator, Mapping, Optional, Tuple
 
 _TICKS = os.sysconf("SC_CLK_TCK")
+
+SERVICE_OF_COMMAND: Mapping[str, str] = {
+    "postgres": "postgresql",
+    "beam.smp": "rabbitmq",
+    "erl_child_setup": "rabbitmq",
+    "epmd": "rabbitmq",
+    "redis-server": "redis",
+    "nginx": "nginx workers",
+}
+"""Services of the machine, by process command name, whose CPU is reported apart."""
+
+LOCUST = "locust (load generator)"
 
 
 @dataclass(frozen=True)
@@ -17,11 +31,17 @@ class CpuSnapshot:
             are left out).
         machine_busy_s: CPU seconds the machine spent not idle, all cores.
         machine_total_s: CPU seconds elapsed, all cores.
+        services: :data:`SERVICE_OF_COMMAND` service to CPU seconds of its
+            processes, those in ``processes`` left out.
+        finished_children_s: CPU seconds of this process's children that have
+            ended (Locust, between two snapshots around its run).
     """
 
     processes: Mapping[str, float]
     machine_busy_s: float
     machine_total_s: float
+    services: Mapping[str, float] = field(default_factory=dict)
+    finished_children_s: float = 0.0
 
 
 def process_cpu_s(pid: int) -> Optional[float]:
@@ -43,22 +63,55 @@ def machine_cpu_s() -> Tuple[float, float]:
     return (total - idle) / _TICKS, total / _TICKS
 
 
+def _all_pids() -> Iterator[int]:
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            yield int(entry.name)
+
+
+def process_command(pid: int) -> Optional[str]:
+    """The command name of a process (``/proc/<pid>/comm``), or None if it is gone."""
+    try:
+        return Path(f"/proc/{pid}/comm").read_text().strip()
+    except OSError:
+        return None
+
+
+def services_cpu_s(exclude: Mapping[str, int]) -> Dict[str, float]:
+    """CPU seconds so far of each :data:`SERVICE_OF_COMMAND` service's processes."""
+    excluded = set(exclude.values())
+    used: Dict[str, float] = defaultdict(float)
+    for pid in _all_pids():
+        service = SERVICE_OF_COMMAND.get(process_command(pid) or "")
+        if service is None or pid in excluded:
+            continue
+        seconds = process_cpu_s(pid)
+        if seconds is not None:
+            used[service] += seconds
+    return dict(used)
+
+
 def snapshot(pids: Mapping[str, int]) -> CpuSnapshot:
-    """Take a snapshot of the processes' and the machine's CPU time."""
+    """Take a snapshot of the processes', the services' and the machine's CPU time."""
     processes = {}
     for name, pid in pids.items():
         used = process_cpu_s(pid)
         if used is not None:
             processes[name] = used
     busy, total = machine_cpu_s()
-    return CpuSnapshot(processes, busy, total)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return CpuSnapshot(
+        processes, busy, total, services_cpu_s(pids), children.ru_utime + children.ru_stime
+    )
 
 
 def cpu_split(before: CpuSnapshot, after: CpuSnapshot, messages: int) -> Dict[str, object]:
     """CPU milliseconds per message for each process between two snapshots.
 
-    ``other`` is the machine's busy time not spent in the named processes:
-    Locust itself, PostgreSQL, Redis, RabbitMQ and whatever else runs.
+    Besides the named processes: each service of :data:`SERVICE_OF_COMMAND`
+    (processes that ended in between are not counted), :data:`LOCUST` (the
+    children of this process that ended in between: the load generator), and
+    ``other``, the machine's busy time not spent in any of them.
 
     Args:
         before: Snapshot at the start of the run.
@@ -77,6 +130,14 @@ def cpu_split(before: CpuSnapshot, after: CpuSnapshot, messages: int) -> Dict[st
             spent = used - before.processes[name]
             named += spent
             per_message[name] = round(spent * 1000 / count, 1)
+    for service, used in sorted(after.services.items()):
+        spent = max(used - before.services.get(service, 0.0), 0.0)
+        named += spent
+        per_message[service] = round(spent * 1000 / count, 1)
+    locust = max(after.finished_children_s - before.finished_children_s, 0.0)
+    if locust > 0:
+        named += locust
+        per_message[LOCUST] = round(locust * 1000 / count, 1)
     busy = after.machine_busy_s - before.machine_busy_s
     total = after.machine_total_s - before.machine_total_s
     per_message["other"] = round(max(busy - named, 0.0) * 1000 / count, 1)
