@@ -19,15 +19,19 @@ publish to the event broker, Rasa's ``save`` first loads the whole
 conversation back from the database and replays it
 (``TrackerStore.stream_events``), counts the stored events again in a second
 session, and inserts the new ones through the ORM, one ``INSERT ... RETURNING``
-round trip per event. This store counts the stored events once, publishes the
-events after that count and inserts them in one statement, in one session,
-writing exactly the rows Rasa writes.
+round trip per event. This store publishes and inserts in one session, in one
+statement, writing exactly the rows Rasa writes, and does not count at all
+when it loaded the conversation for this message: Rasa's processor loads the
+conversation, then saves it, under the conversation's lock, so the stored
+count is the number of events it loaded.
 """
 
 import itertools
 import json
 import logging
-from typing import Any, Dict
+import weakref
+from collections import OrderedDict
+from typing import Any, Dict, Optional, Tuple
 
 from rasa.core.tracker_store import FailSafeTrackerStore, SQLTrackerStore, create_engine_kwargs
 from rasa.shared.core.events import Event
@@ -39,19 +43,41 @@ from sqlalchemy.orm import sessionmaker
 
 logger = logging.getLogger(__name__)
 
+MAX_REMEMBERED_LOADS = 10_000
+"""Loaded conversations not saved (yet) whose counts are kept, newest first."""
+
 
 class SingleReadSQLTrackerStore(SQLTrackerStore):
-    """Rasa's SQL tracker store: one count and one insert per save, no read back."""
+    """Rasa's SQL tracker store: one insert per save, no read back, no count after a load."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        """Takes Rasa's ``SQLTrackerStore`` arguments."""
+        super().__init__(*args, **kwargs)
+        # By sender: the tracker retrieve() returned and how many stored events
+        # it was loaded from, until that tracker is saved.
+        self._loaded: OrderedDict[str, Tuple[weakref.ref, int]] = OrderedDict()
+
+    async def retrieve(self, sender_id: str) -> Optional[DialogueStateTracker]:
+        """Loads the latest session, as Rasa does, and notes how many events it holds."""
+        tracker = await super().retrieve(sender_id)
+        if tracker is not None:
+            self._loaded[sender_id] = (weakref.ref(tracker), len(tracker.events))
+            self._loaded.move_to_end(sender_id)
+            while len(self._loaded) > MAX_REMEMBERED_LOADS:
+                self._loaded.popitem(last=False)
+        return tracker
 
     async def save(self, tracker: DialogueStateTracker) -> None:
         """Publishes and stores the tracker's events that are not stored yet.
 
         The new events are those after the stored ones since the latest session
         start, as in Rasa's ``save``, which publishes them before storing them.
-        The lock store keeps one save per conversation at a time.
+        The lock store keeps one load and save per conversation at a time.
         """
         with self.session_scope() as session:
-            stored = self._stored_count(session, tracker.sender_id)
+            stored = self._count_loaded(tracker)
+            if stored is None:
+                stored = self._stored_count(session, tracker.sender_id)
             new_events = list(itertools.islice(tracker.events, stored, None))
             if self.event_broker is not None:
                 await self._stream_new_events(self.event_broker, new_events, tracker.sender_id)
@@ -62,6 +88,17 @@ class SingleReadSQLTrackerStore(SQLTrackerStore):
                 )
             session.commit()
         logger.debug("Tracker with sender_id '%s' stored to database", tracker.sender_id)
+
+    def _count_loaded(self, tracker: DialogueStateTracker) -> Optional[int]:
+        """The stored events ``tracker`` was loaded from, if retrieve() returned it.
+
+        Only the very object counts: a tracker built some other way (Rasa's API
+        replacing a conversation's events) is counted in the database.
+        """
+        loaded = self._loaded.pop(tracker.sender_id, None)
+        if loaded is None or loaded[0]() is not tracker:
+            return None
+        return loaded[1]
 
     def _stored_count(self, session: Any, sender_id: str) -> int:
         """Stored events of the conversation since its last session start (as Rasa counts)."""

@@ -138,8 +138,8 @@ async def test_single_read_store_publishes_what_rasa_publishes_without_reading_b
         "action", "session_started", "user",
     ]  # fmt: skip
 
-    # One query of the stored events per save, shared by publishing and inserting
-    # (Rasa's own save: a full read to publish, then a count to insert).
+    # Saving the tracker retrieve() loaded queries nothing: the count is what
+    # was loaded (Rasa's own save: a full read to publish, then a count to insert).
     queries: List[bool] = []
     original_query = SingleReadSQLTrackerStore._event_query
 
@@ -152,7 +152,47 @@ async def test_single_read_store_publishes_what_rasa_publishes_without_reading_b
     tracker.update(UserUttered("again"))
     monkeypatch.setattr(SingleReadSQLTrackerStore, "_event_query", counting_query)
     await ours.save(tracker)
-    assert queries == [False]
+    assert queries == []
+    # A second save of it, or of a tracker built otherwise, counts in the database.
+    tracker.update(UserUttered("once more"))
+    await ours.save(tracker)
+    rebuilt = DialogueStateTracker.from_dict("c-1", [e.as_dict() for e in tracker.events])
+    rebuilt.update(UserUttered("rebuilt"))
+    await ours.save(rebuilt)
+    assert queries == [False, False]
+    stored = await ours.retrieve("c-1")
+    assert stored is not None
+    assert [e.text for e in stored.events if isinstance(e, UserUttered)] == [
+        "back", "again", "once more", "rebuilt",
+    ]  # fmt: skip
+
+
+@pytest.mark.asyncio
+async def test_a_conversation_saved_by_another_instance_is_reloaded_before_saving(
+    tmp_path: Path,
+) -> None:
+    database = str(tmp_path / "shared.db")
+    first = SingleReadSQLTrackerStore(DOMAIN, dialect="sqlite", db=database)
+    second = SingleReadSQLTrackerStore(DOMAIN, dialect="sqlite", db=database)
+    await first.save(DialogueStateTracker.from_events("c-3", [UserUttered("hi")]))
+    stale = await first.retrieve("c-3")  # an API read on the first instance
+    assert stale is not None
+    on_second = await second.retrieve("c-3")
+    assert on_second is not None
+    on_second.update(UserUttered("from the second"))
+    await second.save(on_second)
+    # The next message reaches the first instance: it loads again, under the lock.
+    fresh = await first.retrieve("c-3")
+    assert fresh is not None
+    fresh.update(UserUttered("from the first"))
+    await first.save(fresh)
+    # The stale tracker, saved later, is counted in the database as Rasa counts
+    # (three stored events, it holds two): nothing of it is appended out of order.
+    stale.update(UserUttered("late"))
+    await first.save(stale)
+    stored = await second.retrieve("c-3")
+    assert stored is not None
+    assert [e.text for e in stored.events] == ["hi", "from the second", "from the first"]
 
 
 def _rows(store: SQLTrackerStore) -> List[Tuple[Any, ...]]:
