@@ -6,7 +6,7 @@ module opens no connection. The first call to :meth:`Database.ensure_ready`
 newest Alembic revision and, when enabled, seeds an empty database; it does so
 once per process, under a lock that also serialises concurrent processes.
 
-Command line::
+Command line (actions/db_cli.py)::
 
     python -m actions.db upgrade [REVISION]   # migrate (default: head)
     python -m actions.db seed                 # migrate, then seed if empty
@@ -16,7 +16,6 @@ revision id ``NNNN``; generate one with ``alembic.command.revision(
 alembic_config(url), message=..., rev_id="0002", autogenerate=True)``.
 """
 
-import argparse
 import contextlib
 import importlib
 import logging
@@ -257,7 +256,7 @@ class Database:
         Returns:
             The number of sample rows inserted.
         """
-        with self._exclusive():
+        with self.exclusive():
             self.migrate()
             return self.seed() if seed else 0
 
@@ -290,7 +289,7 @@ class Database:
             self._sessions = None
 
     @contextlib.contextmanager
-    def _exclusive(self) -> Iterator[None]:
+    def exclusive(self) -> Iterator[None]:
         """Keep other processes out while migrating and seeding.
 
         PostgreSQL: a session-level advisory lock. SQLite file: a lock file
@@ -386,50 +385,9 @@ def get_database() -> Database:
         return _default_database
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
-    """Run the ``python -m actions.db`` command line.
-
-    Args:
-        argv: Arguments without the program name; ``sys.argv[1:]`` by default.
-
-    Returns:
-        The process exit status.
-    """
-    parser = argparse.ArgumentParser(prog="python -m actions.db")
-    commands = parser.add_subparsers(dest="command", required=True)
-    upgrade = commands.add_parser("upgrade", help="migrate the schema")
-    upgrade.add_argument("revision", nargs="?", default="head")
-    commands.add_parser(
-        "seed",
-        help="migrate, then add sample data to empty tables "
-        "(runs even if ASSISTANT_SEED_SAMPLE_DATA is false: you asked for it)",
-    )
-    args = parser.parse_args(argv)
-
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    database = get_database()
-    try:
-        if args.command == "upgrade":
-            with unavailable_on_error("migrating"), database._exclusive():
-                database.migrate(args.revision)
-            print(f"Database migrated to {args.revision}.")
-        else:
-            with unavailable_on_error("seeding"):
-                inserted = database.prepare(seed=True)
-            if inserted:
-                print(f"Seeded {inserted} sample rows.")
-            else:
-                print("The database already has data; nothing was seeded.")
-    except DatabaseUnavailable as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    finally:
-        database.dispose()
-    return 0
-
-
 if __name__ == "__main__":
     # Under ``python -m`` this file runs as ``__main__``, a second copy beside
-    # ``actions.db`` (which the models import). Run the real module's main so
-    # there is only one Base and one Database.
-    sys.exit(importlib.import_module("actions.db").main())
+    # ``actions.db`` (which the models import). The command line lives in
+    # actions/db_cli.py, which imports the real module, so there is only one
+    # Base and one Database.
+    sys.exit(importlib.import_module("actions.db_cli").main())
