@@ -118,3 +118,66 @@ def test_the_process_wide_scorer_quantizes_as_configured(
     monkeypatch.setattr(sentiment_module, "load_sentiment_model", loader)
     sentiment_module.get_sentiment_scorer().model()
     assert calls == [(settings.sentiment_model_dir, quantize)]
+
+
+class GatedModel(RecordingModel):
+    """Blocks its first call until released, recording each batch it scores."""
+
+    def __init__(self, fail: bool = False) -> None:
+        super().__init__()
+        self.batches: List[List[str]] = []
+        self.busy = threading.Event()
+        self.release = threading.Event()
+        self.fail = fail
+
+    def score(self, texts: Sequence[str]) -> List[SentimentScore]:
+        self.batches.append(list(texts))
+        if len(self.batches) == 1:
+            self.busy.set()
+            assert self.release.wait(10)
+        if self.fail:
+            raise RuntimeError("model broke")
+        return [SentimentScore("neutral", 0.1, 0.8, 0.1, float(len(t)), self.name) for t in texts]
+
+
+async def _wait_until(event: threading.Event) -> None:
+    assert await asyncio.to_thread(event.wait, 10)
+
+
+@pytest.mark.asyncio
+async def test_messages_that_arrive_while_the_model_is_busy_share_one_batch(
+    tmp_path: Path,
+) -> None:
+    model = GatedModel()
+    scorer = SentimentScorer(tmp_path, loader=lambda _directory: model)
+    first = asyncio.ensure_future(scorer.score("a"))
+    await _wait_until(model.busy)
+    later = [asyncio.ensure_future(scorer.score("b" * n)) for n in range(2, 7)]
+    await asyncio.sleep(0.05)  # they are queued behind the busy model
+    model.release.set()
+
+    results = await asyncio.gather(first, *later)
+
+    assert model.batches == [["a"], ["bb", "bbb", "bbbb", "bbbbb", "bbbbbb"]]
+    assert [r.score for r in results] == [1.0, 2.0, 3.0, 4.0, 5.0, 6.0]  # each its own
+
+
+@pytest.mark.asyncio
+async def test_a_failing_model_fails_every_message_of_its_batch_and_a_cancelled_one_is_skipped(
+    tmp_path: Path,
+) -> None:
+    model = GatedModel(fail=True)
+    scorer = SentimentScorer(tmp_path, loader=lambda _directory: model)
+    first = asyncio.ensure_future(scorer.score("a"))
+    await _wait_until(model.busy)
+    given_up = asyncio.ensure_future(scorer.score("gone"))
+    waiting = asyncio.ensure_future(scorer.score("c"))
+    await asyncio.sleep(0.05)
+    given_up.cancel()
+    model.release.set()
+
+    outcomes = await asyncio.gather(first, given_up, waiting, return_exceptions=True)
+
+    assert isinstance(outcomes[0], RuntimeError) and isinstance(outcomes[2], RuntimeError)
+    assert isinstance(outcomes[1], asyncio.CancelledError)
+    assert model.batches == [["a"], ["c"]]
