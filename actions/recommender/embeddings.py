@@ -158,7 +158,7 @@ class MiniLMEmbedder:
         device: Torch device; the action server runs on CPU.
         torch_threads: Intra-op threads set (process-wide) just before the
             model loads; None leaves torch's own choice.
-        compile: Embed through a frozen TorchScript graph of the model when it
+        torchscript: Embed through a frozen TorchScript graph of the model when it
             runs on the CPU (the same vectors, less time per query).
         model_factory: Loads the model (a seam for tests).
 
@@ -173,7 +173,7 @@ class MiniLMEmbedder:
         batch_size: int = 32,
         device: str = "cpu",
         torch_threads: Optional[int] = None,
-        compile: bool = True,
+        torchscript: bool = True,
         model_factory: ModelFactory = _sentence_transformer,
     ) -> None:
         if torch_threads is not None and torch_threads < 1:
@@ -183,7 +183,7 @@ class MiniLMEmbedder:
         self._device = device
         self._torch_threads = torch_threads
         self._model_factory = model_factory
-        self._compile = compile
+        self._torchscript = torchscript
         self._model: Any = None
         self._compiled: Optional[_CompiledSentenceModel] = None
         self._load_lock = threading.Lock()
@@ -224,7 +224,7 @@ class MiniLMEmbedder:
                 if self._torch_threads is not None:
                     set_torch_threads(self._torch_threads)
                 model = self._model_factory(str(path), self._device)
-                if self._compile and _CompiledSentenceModel.supports(model):
+                if self._torchscript and _CompiledSentenceModel.supports(model):
                     self._compiled = _CompiledSentenceModel(model)
                 self._model = model
             return self._model

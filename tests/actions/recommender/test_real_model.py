@@ -78,6 +78,6 @@ def test_compiled_vectors_are_sentence_transformers_vectors(minilm: MiniLMEmbedd
     model = minilm._load()
     expected = model.encode(texts, batch_size=32, normalize_embeddings=True)
     np.testing.assert_allclose(compiled, expected, atol=2e-6)
-    uncompiled = MiniLMEmbedder(compile=False)
+    uncompiled = MiniLMEmbedder(torchscript=False)
     np.testing.assert_allclose(uncompiled.embed(texts[:3]), compiled[:3], atol=2e-6)
     assert not uncompiled.compiled
