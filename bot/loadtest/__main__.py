@@ -10,8 +10,10 @@ request at a time (bot/loadtest/breakdown.py), then run Locust headless twice
 with the same number of customers (bot/loadtest/locustfile.py): *paced*, 1 to
 3 s of think time between a reply and the next message, and *saturated*, none.
 Locust runs from ``.venv-load`` (``make bench-load`` creates it), because its
-dependencies conflict with Rasa's pins. It is a benchmark: it reports, it
-asserts no timings.
+dependencies conflict with Rasa's pins. With ``--profile``, a third saturated
+run follows, with py-spy sampling every Python process, for the report's
+``saturated_profile``; its throughput is not reported, because sampling costs
+CPU on the same cores. It is a benchmark: it reports, it asserts no timings.
 """
 
 import argparse
@@ -48,6 +50,8 @@ from bot.loadtest.results import (
 LOCUSTFILE = PROJECT_ROOT / "bot" / "loadtest" / "locustfile.py"
 THINK_S = (1.0, 3.0)
 PACED_P95_GOAL_MS = 300.0
+PROFILED_RUN_S = 40
+"""Length of the extra saturated run that ``--profile`` samples (at most --saturated-s)."""
 
 Deployment = Union[ProjectDeployment, StockDeployment]
 
@@ -77,7 +81,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--profile",
         action="store_true",
-        help="sample every process with py-spy during the saturated run (bot/loadtest/profile.py)",
+        help="after the measured runs, one more saturated run with py-spy sampling every "
+        "process (bot/loadtest/profile.py); its figures are not the report's",
     )
     return parser
 
@@ -216,7 +221,6 @@ def measure(
             f"{name}-paced",
         )
         before = snapshot(deployment.pids())
-        recordings = _start_profiles(args, deployment, out_dir, name)
         saturated_file = run_locust(
             args.locust,
             endpoints,
@@ -228,7 +232,7 @@ def measure(
             f"{name}-saturated",
         )
         after = snapshot(deployment.pids())
-        profiles = profile.finish(recordings) if recordings else None
+        profiles = _profiled_run(args, deployment, endpoints, out_dir, name)
     finally:
         deployment.stop()
     paced, saturated = read_samples(paced_file), read_samples(saturated_file)
@@ -251,17 +255,33 @@ def measure(
     }
 
 
-def _start_profiles(
-    args: argparse.Namespace, deployment: Deployment, out_dir: Path, name: str
-) -> List[profile.Recording]:
-    """With ``--profile``, start py-spy on every process for most of the saturated run."""
+def _profiled_run(
+    args: argparse.Namespace, deployment: Deployment, endpoints: Any, out_dir: Path, name: str
+) -> Optional[Dict[str, Any]]:
+    """With ``--profile``, one more saturated run with py-spy on every Python process.
+
+    It is a run of its own, after the measured one: py-spy's sampling costs CPU
+    on the same cores, more for a deployment of more processes, so a profiled
+    run would understate the throughput of the larger deployment.
+    """
     if not args.profile:
-        return []
-    # Leave out Locust's ramp-up and the end of the run.
-    seconds = max(args.saturated_s - 10, 5)
+        return None
+    seconds = min(args.saturated_s, PROFILED_RUN_S)
     py_spy = args.locust.parent / "py-spy"
     pids = profile.python_processes(deployment.pids())
-    return profile.start(py_spy, pids, seconds, out_dir / f"{name}-profile")
+    # Leave out Locust's ramp-up and the end of the run.
+    recordings = profile.start(py_spy, pids, max(seconds - 10, 5), out_dir / f"{name}-profile")
+    run_locust(
+        args.locust,
+        endpoints,
+        name,
+        args.users,
+        seconds,
+        (0.0, 0.0),
+        out_dir,
+        f"{name}-saturated-profiled",
+    )
+    return profile.finish(recordings)
 
 
 def goals(report: Dict[str, Any]) -> Dict[str, Any]:
