@@ -67,17 +67,6 @@ class SentimentScorer:
                     self._model = model
         return self._model
 
-    def score_sync(self, text: str) -> SentimentScore:
-        """Score one text in the calling thread (loads the model if needed).
-
-        Args:
-            text: The text; only its first ``MAX_SCORED_CHARS`` characters count.
-
-        Returns:
-            Its sentiment.
-        """
-        return self.model().score([text[:MAX_SCORED_CHARS]])[0]
-
     async def score(self, text: str) -> SentimentScore:
         """Score one text in the worker thread, with the texts waiting beside it.
 
