@@ -10,7 +10,7 @@ MODEL_DIR := models
 # package lists only when the first attempt fails (a fresh machine's may be stale).
 APT_INSTALL = sh -c 'apt-get install -y -q "$$@" || (apt-get update -q && apt-get install -y -q "$$@")' apt-install
 
-.PHONY: help setup train train-sentiment run run-prod stop-prod test test-fast lint validate bench-intents bench-sentiment bench-sentiment-topics bench-load clean
+.PHONY: help setup train train-sentiment run run-prod stop-prod test test-fast lint validate bench-intents bench-sentiment bench-sentiment-topics bench-load bench-ted-cache clean
 
 help:
 	@echo "make setup          create .venv and install everything (idempotent)"
@@ -27,6 +27,7 @@ help:
 	@echo "make bench-sentiment  TweetEval sentiment benchmark: MiniLM vs VADER"
 	@echo "make bench-sentiment-topics  sentiment on topics held out of training (about 30 minutes)"
 	@echo "make bench-load     Locust load test: production mode vs rasa init (about 10 minutes)"
+	@echo "make bench-ted-cache  how often the TED prediction cache hits on the test stories"
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -116,6 +117,9 @@ $(LOAD_VENV)/.installed-2:
 
 bench-load: train $(LOAD_VENV)/.installed-2
 	$(BIN)/python -m bot.loadtest --out reports/load.json --users 20 --paced-s 60 --saturated-s 60 --profile
+
+bench-ted-cache: train
+	$(BIN)/python -m bot.loadtest.ted_cache --model "$$(ls -t $(MODEL_DIR)/*.tar.gz | head -n 1)" --out reports/ted_cache.json
 
 clean:
 	rm -rf $(MODEL_DIR) .rasa results reports

@@ -8,83 +8,14 @@ import pytest
 import yaml
 from rasa.core.policies.ted_policy import TEDPolicy
 from rasa.engine.graph import ExecutionContext, GraphSchema
-from rasa.engine.storage.local_model_storage import LocalModelStorage
-from rasa.engine.storage.resource import Resource
-from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import ActionExecuted, BotUttered, Event, SlotSet, UserUttered
-from rasa.shared.core.generator import TrainingDataGenerator
 from rasa.shared.core.trackers import DialogueStateTracker
-from rasa.shared.core.training_data.story_reader.yaml_story_reader import YAMLStoryReader
-from rasa.shared.core.training_data.structures import StoryGraph
 from rasa.shared.nlu.constants import TEXT
 
 from bot.policies.cached_ted_policy import CachedTEDPolicy, CacheInfo
+from tests.bot.small_ted import CONFIG, DOMAIN
 
 ROOT = Path(__file__).resolve().parents[3]
-
-DOMAIN = Domain.from_yaml(
-    """
-version: "3.1"
-intents: [greet, order_status, thanks, complain]
-slots:
-  vip:
-    type: bool
-    influence_conversation: true
-    mappings:
-      - type: custom
-responses:
-  utter_greet:
-    - text: Hi!
-  utter_order_status:
-    - text: It ships tomorrow.
-  utter_welcome:
-    - text: You're welcome.
-  utter_sorry:
-    - text: Sorry about that.
-  utter_vip_sorry:
-    - text: Sorry, a specialist will call you.
-"""
-)
-
-STORIES = """
-version: "3.1"
-stories:
-  - story: order status
-    steps:
-      - intent: greet
-      - action: utter_greet
-      - intent: order_status
-      - action: utter_order_status
-      - intent: thanks
-      - action: utter_welcome
-  - story: complaint
-    steps:
-      - intent: complain
-      - action: utter_sorry
-  - story: vip complaint
-    steps:
-      - slot_was_set:
-          - vip: true
-      - intent: complain
-      - action: utter_vip_sorry
-"""
-
-CONFIG = {"max_history": 3, "epochs": 40, "random_seed": 1}
-
-
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory: pytest.TempPathFactory) -> Dict[str, Any]:
-    """One trained policy's storage for the module (TED trains in seconds)."""
-    storage = LocalModelStorage(tmp_path_factory.mktemp("model"))
-    context = ExecutionContext(GraphSchema({}), "test-model")
-    resource = Resource("cached_ted")
-    steps = YAMLStoryReader(DOMAIN).read_from_string(STORIES)
-    trackers = TrainingDataGenerator(StoryGraph(steps), DOMAIN, augmentation_factor=0).generate()
-    policy = CachedTEDPolicy.create(
-        {**CachedTEDPolicy.get_default_config(), **CONFIG}, storage, resource, context
-    )
-    policy.train(trackers, DOMAIN)
-    return {"storage": storage, "context": context, "resource": resource}
 
 
 def load(trained: Dict[str, Any]) -> CachedTEDPolicy:
@@ -98,8 +29,8 @@ def load(trained: Dict[str, Any]) -> CachedTEDPolicy:
 
 
 @pytest.fixture(scope="module")
-def loaded(trained: Dict[str, Any]) -> CachedTEDPolicy:
-    return load(trained)
+def loaded(small_ted: Dict[str, Any]) -> CachedTEDPolicy:
+    return load(small_ted)
 
 
 def fresh(loaded: CachedTEDPolicy, **config: Any) -> CachedTEDPolicy:
@@ -295,9 +226,9 @@ def test_a_model_that_reads_user_text_is_never_cached(
 
 
 def test_it_is_persisted_and_loaded_as_ted(
-    trained: Dict[str, Any], loaded: CachedTEDPolicy
+    small_ted: Dict[str, Any], loaded: CachedTEDPolicy
 ) -> None:
-    again = load(trained)
+    again = load(small_ted)
     conversation = tracker(*GREETED, *user("thanks"))
     assert isinstance(again, CachedTEDPolicy)
     assert again.cache_info() == CacheInfo(hits=0, misses=0, size=0, max_size=10_000)
