@@ -21,9 +21,11 @@ conversation back from the database and replays it
 session, and inserts the new ones through the ORM, one ``INSERT ... RETURNING``
 round trip per event. This store publishes and inserts in one session, in one
 statement, writing exactly the rows Rasa writes, and does not count at all
-when it loaded the conversation for this message: Rasa's processor loads the
-conversation, then saves it, under the conversation's lock, so the stored
-count is the number of events it loaded.
+when it loaded or last saved this very tracker object: Rasa's processor loads
+the conversation (or creates and saves a new one), then saves it, under the
+conversation's lock, so the stored count is the number of events it loaded or
+saved. It loads a conversation with one prepared Core ``SELECT`` of the event
+data, where Rasa builds an ORM query and an ORM object for every row.
 """
 
 import itertools
@@ -33,13 +35,15 @@ import weakref
 from collections import OrderedDict
 from typing import Any, Dict, Optional, Tuple
 
+import sqlalchemy as sa
 from rasa.core.tracker_store import FailSafeTrackerStore, SQLTrackerStore, create_engine_kwargs
-from rasa.shared.core.events import Event
+from rasa.shared.core.events import Event, SessionStarted
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.nlu.constants import INTENT_NAME_KEY
 from sanic import Sanic
-from sqlalchemy import create_engine
+from sqlalchemy import Table, create_engine
 from sqlalchemy.orm import sessionmaker
+from sqlalchemy.sql import Select
 
 logger = logging.getLogger(__name__)
 
@@ -53,19 +57,40 @@ class SingleReadSQLTrackerStore(SQLTrackerStore):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         """Takes Rasa's ``SQLTrackerStore`` arguments."""
         super().__init__(*args, **kwargs)
-        # By sender: the tracker retrieve() returned and how many stored events
-        # it was loaded from, until that tracker is saved.
+        # By sender: the tracker retrieve() returned or save() stored last and
+        # how many stored events it stands for.
         self._loaded: OrderedDict[str, Tuple[weakref.ref, int]] = OrderedDict()
+        self._latest_session_query, self._all_sessions_query = _event_data_queries(
+            self.SQLEvent.__table__
+        )
 
     async def retrieve(self, sender_id: str) -> Optional[DialogueStateTracker]:
         """Loads the latest session, as Rasa does, and notes how many events it holds."""
         tracker = await super().retrieve(sender_id)
         if tracker is not None:
-            self._loaded[sender_id] = (weakref.ref(tracker), len(tracker.events))
-            self._loaded.move_to_end(sender_id)
-            while len(self._loaded) > MAX_REMEMBERED_LOADS:
-                self._loaded.popitem(last=False)
+            self._remember(tracker, len(tracker.events))
         return tracker
+
+    async def _retrieve(
+        self, sender_id: str, fetch_events_from_all_sessions: bool
+    ) -> Optional[DialogueStateTracker]:
+        """Rasa's ``SQLTrackerStore._retrieve``: the same events, one prepared query."""
+        if fetch_events_from_all_sessions:
+            query = self._all_sessions_query
+        else:
+            query = self._latest_session_query
+        with self.session_scope() as session:
+            rows = session.execute(query, {"sender_id": sender_id}).scalars().all()
+        events = [json.loads(data) for data in rows]
+        if self.domain and events:
+            return DialogueStateTracker.from_dict(sender_id, events, self.domain.slots)
+        return None
+
+    def _remember(self, tracker: DialogueStateTracker, stored: int) -> None:
+        self._loaded[tracker.sender_id] = (weakref.ref(tracker), stored)
+        self._loaded.move_to_end(tracker.sender_id)
+        while len(self._loaded) > MAX_REMEMBERED_LOADS:
+            self._loaded.popitem(last=False)
 
     async def save(self, tracker: DialogueStateTracker) -> None:
         """Publishes and stores the tracker's events that are not stored yet.
@@ -75,7 +100,7 @@ class SingleReadSQLTrackerStore(SQLTrackerStore):
         The lock store keeps one load and save per conversation at a time.
         """
         with self.session_scope() as session:
-            stored = self._count_loaded(tracker)
+            stored = self._known_count(tracker)
             if stored is None:
                 stored = self._stored_count(session, tracker.sender_id)
             new_events = list(itertools.islice(tracker.events, stored, None))
@@ -87,23 +112,45 @@ class SingleReadSQLTrackerStore(SQLTrackerStore):
                     [_event_row(tracker.sender_id, event) for event in new_events],
                 )
             session.commit()
+        self._remember(tracker, stored + len(new_events))
         logger.debug("Tracker with sender_id '%s' stored to database", tracker.sender_id)
 
-    def _count_loaded(self, tracker: DialogueStateTracker) -> Optional[int]:
-        """The stored events ``tracker`` was loaded from, if retrieve() returned it.
+    def _known_count(self, tracker: DialogueStateTracker) -> Optional[int]:
+        """The stored events ``tracker`` stands for, if this store loaded or saved it last.
 
         Only the very object counts: a tracker built some other way (Rasa's API
-        replacing a conversation's events) is counted in the database.
+        replacing a conversation's events), or one loaded before a later load
+        of the same conversation, is counted in the database.
         """
-        loaded = self._loaded.pop(tracker.sender_id, None)
-        if loaded is None or loaded[0]() is not tracker:
+        known = self._loaded.pop(tracker.sender_id, None)
+        if known is None or known[0]() is not tracker:
             return None
-        return loaded[1]
+        return known[1]
 
     def _stored_count(self, session: Any, sender_id: str) -> int:
         """Stored events of the conversation since its last session start (as Rasa counts)."""
         query = self._event_query(session, sender_id, fetch_events_from_all_sessions=False)
         return int(query.count())
+
+
+def _event_data_queries(events: Table) -> Tuple[Select, Select]:
+    """The event data of a conversation's latest session, and of all its sessions.
+
+    The same rows, in the same order, as Rasa's ``SQLTrackerStore._event_query``:
+    the latest session is every event from the latest ``session_started`` on, or
+    all events when there is none. ``sender_id`` is a bound parameter.
+    """
+    sender = sa.bindparam("sender_id")
+    session_start = (
+        sa.select(sa.func.max(events.c.timestamp))
+        .where(events.c.sender_id == sender, events.c.type_name == SessionStarted.type_name)
+        .scalar_subquery()
+    )
+    all_sessions = sa.select(events.c.data).where(events.c.sender_id == sender)
+    latest_session = all_sessions.where(
+        sa.or_(events.c.timestamp >= session_start, session_start.is_(None))
+    )
+    return latest_session.order_by(events.c.id), all_sessions.order_by(events.c.id)
 
 
 def _event_row(sender_id: str, event: Event) -> Dict[str, Any]:

@@ -153,18 +153,76 @@ async def test_single_read_store_publishes_what_rasa_publishes_without_reading_b
     monkeypatch.setattr(SingleReadSQLTrackerStore, "_event_query", counting_query)
     await ours.save(tracker)
     assert queries == []
-    # A second save of it, or of a tracker built otherwise, counts in the database.
+    # Nor does a second save of it; a tracker built otherwise is counted.
     tracker.update(UserUttered("once more"))
     await ours.save(tracker)
+    assert queries == []
     rebuilt = DialogueStateTracker.from_dict("c-1", [e.as_dict() for e in tracker.events])
     rebuilt.update(UserUttered("rebuilt"))
     await ours.save(rebuilt)
-    assert queries == [False, False]
+    assert queries == [False]
     stored = await ours.retrieve("c-1")
     assert stored is not None
     assert [e.text for e in stored.events if isinstance(e, UserUttered)] == [
         "back", "again", "once more", "rebuilt",
     ]  # fmt: skip
+
+
+@pytest.mark.asyncio
+async def test_a_new_conversation_is_counted_once_when_created_not_when_saved_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = SingleReadSQLTrackerStore(DOMAIN, dialect="sqlite", db=str(tmp_path / "n.db"))
+    counted: List[str] = []
+    original = SingleReadSQLTrackerStore._stored_count
+
+    def counting(self: Any, session: Any, sender_id: str) -> int:
+        counted.append(sender_id)
+        return original(self, session, sender_id)
+
+    monkeypatch.setattr(SingleReadSQLTrackerStore, "_stored_count", counting)
+    # As Rasa's processor does for a new sender: create (saved), then save.
+    tracker = await store.get_or_create_tracker("new")
+    assert counted == ["new"]
+    tracker.update(UserUttered("hi"))
+    await store.save(tracker)
+    tracker.update(BotUttered("Hello!"))
+    await store.save(tracker)
+    assert counted == ["new"]
+    stored = await store.retrieve("new")
+    assert stored is not None
+    assert [e.as_dict()["event"] for e in stored.events] == ["action", "user", "bot"]
+
+
+@pytest.mark.asyncio
+async def test_loading_returns_exactly_what_rasa_s_query_returns(tmp_path: Path) -> None:
+    store = SingleReadSQLTrackerStore(DOMAIN, dialect="sqlite", db=str(tmp_path / "q.db"))
+    rasa_store = SQLTrackerStore(DOMAIN, dialect="sqlite", db=str(tmp_path / "q.db"))
+    conversations = {
+        "one-session": [UserUttered("hi"), BotUttered("Hello!")],
+        "two-sessions": [
+            ActionExecuted("action_session_start", timestamp=1.0),
+            SessionStarted(timestamp=2.0),
+            UserUttered("first", timestamp=3.0),
+            ActionExecuted("action_session_start", timestamp=4.0),
+            SessionStarted(timestamp=5.0),
+            UserUttered("second", timestamp=6.0),
+            BotUttered("again", timestamp=6.0),
+        ],
+        "other": [UserUttered("not mine")],
+    }
+    for sender, events in conversations.items():
+        await store.save(DialogueStateTracker.from_events(sender, events))
+    for sender in [*conversations, "unknown"]:
+        for all_sessions in (False, True):
+            ours = await store._retrieve(sender, fetch_events_from_all_sessions=all_sessions)
+            rasas = await rasa_store._retrieve(sender, fetch_events_from_all_sessions=all_sessions)
+            assert (ours is None) == (rasas is None) == (sender == "unknown")
+            if ours is not None and rasas is not None:
+                assert [e.as_dict() for e in ours.events] == [e.as_dict() for e in rasas.events]
+    latest = await store.retrieve("two-sessions")
+    assert latest is not None
+    assert [e.as_dict()["event"] for e in latest.events] == ["session_started", "user", "bot"]
 
 
 @pytest.mark.asyncio
