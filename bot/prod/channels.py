@@ -33,6 +33,7 @@ from sanic.response import HTTPResponse
 from bot.action_responses import install_on_start
 from bot.channels.rest import CHANNEL_NAME, HandoffRestInput, WebhookMessage
 from bot.channels.socketio import SocketIOInput
+from bot.prod.action_endpoint import keep_alive_action_endpoint_on_start
 from bot.prod.messages import ASSISTANT_UNAVAILABLE, RETRY_AFTER_S
 from bot.prod.tracker_store import strict_tracker_store_on_start
 
@@ -59,6 +60,7 @@ class ProductionRestInput(HandoffRestInput):
         blueprint = Blueprint(f"custom_webhook_{type(self).__name__}", __name__)
         blueprint.listener("after_server_start")(strict_tracker_store_on_start)
         blueprint.listener("after_server_start")(install_on_start)
+        blueprint.listener("after_server_start")(keep_alive_action_endpoint_on_start)
 
         @blueprint.route("/", methods=["GET"])
         async def health(_request: Request) -> HTTPResponse:
@@ -135,4 +137,5 @@ class ProductionSocketIOInput(SocketIOInput):
         blueprint = super().blueprint(graceful(on_new_message))
         blueprint.listener("after_server_start")(strict_tracker_store_on_start)
         blueprint.listener("after_server_start")(install_on_start)
+        blueprint.listener("after_server_start")(keep_alive_action_endpoint_on_start)
         return blueprint

@@ -64,6 +64,9 @@ def test_a_conversation_alternates_between_the_instances(prod: ProductionTopolog
     assert tracker["slots"]["order_id"] == ORDER_ID
     assert tracker["active_loop"] == {}
     assert prod.user_texts(sender) == ["where is my order?", ORDER_ID, "thanks"]
+    # Both instances called the action servers over kept-alive connections.
+    for name in ("rasa-1", "rasa-2"):
+        assert "Action server calls reuse their connections" in prod.log(name, lines=10_000)
 
 
 def test_the_api_requires_the_token(prod: ProductionTopology) -> None:

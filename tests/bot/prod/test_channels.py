@@ -162,8 +162,9 @@ async def test_graceful_passes_replies_through() -> None:
     assert output.messages == [{"recipient_id": "c-9", "text": "hello"}]
 
 
-def test_production_channels_install_the_action_response_check_on_start() -> None:
+def test_production_channels_install_the_response_check_and_keep_alive_on_start() -> None:
     from bot.action_responses import install_on_start
+    from bot.prod.action_endpoint import keep_alive_action_endpoint_on_start
     from bot.prod.channels import ProductionSocketIOInput
 
     async def on_new_message(_message: UserMessage) -> None:
@@ -174,3 +175,4 @@ def test_production_channels_install_the_action_response_check_on_start() -> Non
         # Sanic keeps a blueprint's listeners until the blueprint is registered.
         listeners = [(f.listener, f.event) for f in blueprint._future_listeners]
         assert listeners.count((install_on_start, "after_server_start")) == 1
+        assert listeners.count((keep_alive_action_endpoint_on_start, "after_server_start")) == 1

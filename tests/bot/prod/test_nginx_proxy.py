@@ -35,15 +35,21 @@ class FakeServer:
         self.port = port
         self.mode = "ok"
         self.bodies: List[bytes] = []
+        self.connections: List[int] = []  # the client port of each request
         self._server: Any = None
 
-    def start(self) -> None:
+    def start(self, keep_alive: bool = False) -> None:
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
+            # HTTP/1.0 closes the connection after each answer, as a stopped
+            # server's connections close; HTTP/1.1 keeps it open.
+            protocol_version = "HTTP/1.1" if keep_alive else "HTTP/1.0"
+
             def do_POST(self) -> None:  # noqa: N802 (http.server's name)
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 fake.bodies.append(body)
+                fake.connections.append(self.client_address[1])
                 if fake.mode == "error":
                     self._answer(500, TRACEBACK_PAGE, "text/html")
                 else:
@@ -172,6 +178,22 @@ def test_a_huge_body_is_a_json_413(topology: Any) -> None:
             {"error": "the request body is too large"},
         )
     assert fakes["rasa-1"].bodies == [] and fakes["rasa-2"].bodies == []
+
+
+def test_connections_to_the_action_servers_are_kept_alive(topology: Any) -> None:
+    settings, fakes = topology
+    for name in ("actions-1", "actions-2"):
+        fakes[name].stop()
+        fakes[name].start(keep_alive=True)
+    with requests.Session() as client:  # one nginx connection, so one worker
+        answers = [
+            client.post(actions_url(settings), json={"next_action": "action_x"}, timeout=10)
+            for _ in range(6)
+        ]
+    assert sorted(a.json()["server"] for a in answers) == ["actions-1"] * 3 + ["actions-2"] * 3
+    # Without the upstream keepalive every request would open a connection.
+    assert len(set(fakes["actions-1"].connections)) == 1
+    assert len(set(fakes["actions-2"].connections)) == 1
 
 
 def test_a_dead_action_server_is_skipped(topology: Any) -> None:
