@@ -34,6 +34,7 @@ from bot.action_responses import install_on_start
 from bot.channels.rest import CHANNEL_NAME, HandoffRestInput, WebhookMessage
 from bot.channels.socketio import SocketIOInput
 from bot.prod.action_endpoint import keep_alive_action_endpoint_on_start
+from bot.prod.graph_runner import sequential_graph_runner_on_start
 from bot.prod.messages import ASSISTANT_UNAVAILABLE, RETRY_AFTER_S
 from bot.prod.tracker_store import strict_tracker_store_on_start
 
@@ -61,6 +62,7 @@ class ProductionRestInput(HandoffRestInput):
         blueprint.listener("after_server_start")(strict_tracker_store_on_start)
         blueprint.listener("after_server_start")(install_on_start)
         blueprint.listener("after_server_start")(keep_alive_action_endpoint_on_start)
+        blueprint.listener("after_server_start")(sequential_graph_runner_on_start)
 
         @blueprint.route("/", methods=["GET"])
         async def health(_request: Request) -> HTTPResponse:
@@ -138,4 +140,5 @@ class ProductionSocketIOInput(SocketIOInput):
         blueprint.listener("after_server_start")(strict_tracker_store_on_start)
         blueprint.listener("after_server_start")(install_on_start)
         blueprint.listener("after_server_start")(keep_alive_action_endpoint_on_start)
+        blueprint.listener("after_server_start")(sequential_graph_runner_on_start)
         return blueprint

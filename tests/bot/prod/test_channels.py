@@ -162,10 +162,11 @@ async def test_graceful_passes_replies_through() -> None:
     assert output.messages == [{"recipient_id": "c-9", "text": "hello"}]
 
 
-def test_production_channels_install_the_response_check_and_keep_alive_on_start() -> None:
+def test_production_channels_install_their_start_listeners() -> None:
     from bot.action_responses import install_on_start
     from bot.prod.action_endpoint import keep_alive_action_endpoint_on_start
     from bot.prod.channels import ProductionSocketIOInput
+    from bot.prod.graph_runner import sequential_graph_runner_on_start
 
     async def on_new_message(_message: UserMessage) -> None:
         return None
@@ -176,3 +177,4 @@ def test_production_channels_install_the_response_check_and_keep_alive_on_start(
         listeners = [(f.listener, f.event) for f in blueprint._future_listeners]
         assert listeners.count((install_on_start, "after_server_start")) == 1
         assert listeners.count((keep_alive_action_endpoint_on_start, "after_server_start")) == 1
+        assert listeners.count((sequential_graph_runner_on_start, "after_server_start")) == 1
