@@ -11,7 +11,8 @@ after ``KEEPALIVE_S`` idle seconds, before nginx would close it (75 s). Every
 request is built as Rasa builds it (headers, token, basic auth, timeout).
 
 Production mode installs it when Rasa has started
-(:func:`keep_alive_action_endpoint_on_start`).
+(:func:`keep_alive_action_endpoint_on_start`) and closes its connections when
+Rasa stops (:func:`close_action_endpoint_on_stop`).
 """
 
 import asyncio
@@ -111,3 +112,10 @@ async def keep_alive_action_endpoint_on_start(app: Sanic, _loop: Any) -> None:
     agent = getattr(app.ctx, "agent", None)
     if agent is not None:
         keep_alive_action_endpoint(agent)
+
+
+async def close_action_endpoint_on_stop(app: Sanic, _loop: Any) -> None:
+    """Sanic ``before_server_stop`` listener: close the pooled connections."""
+    endpoint = getattr(getattr(app.ctx, "agent", None), "action_endpoint", None)
+    if isinstance(endpoint, KeepAliveEndpointConfig):
+        await endpoint.close()

@@ -33,7 +33,10 @@ from sanic.response import HTTPResponse
 from bot.action_responses import install_on_start
 from bot.channels.rest import CHANNEL_NAME, HandoffRestInput, WebhookMessage
 from bot.channels.socketio import SocketIOInput
-from bot.prod.action_endpoint import keep_alive_action_endpoint_on_start
+from bot.prod.action_endpoint import (
+    close_action_endpoint_on_stop,
+    keep_alive_action_endpoint_on_start,
+)
 from bot.prod.graph_runner import sequential_graph_runner_on_start
 from bot.prod.messages import ASSISTANT_UNAVAILABLE, RETRY_AFTER_S
 from bot.prod.tracker_store import strict_tracker_store_on_start
@@ -62,6 +65,7 @@ class ProductionRestInput(HandoffRestInput):
         blueprint.listener("after_server_start")(strict_tracker_store_on_start)
         blueprint.listener("after_server_start")(install_on_start)
         blueprint.listener("after_server_start")(keep_alive_action_endpoint_on_start)
+        blueprint.listener("before_server_stop")(close_action_endpoint_on_stop)
         blueprint.listener("after_server_start")(sequential_graph_runner_on_start)
 
         @blueprint.route("/", methods=["GET"])
@@ -140,5 +144,6 @@ class ProductionSocketIOInput(SocketIOInput):
         blueprint.listener("after_server_start")(strict_tracker_store_on_start)
         blueprint.listener("after_server_start")(install_on_start)
         blueprint.listener("after_server_start")(keep_alive_action_endpoint_on_start)
+        blueprint.listener("before_server_stop")(close_action_endpoint_on_stop)
         blueprint.listener("after_server_start")(sequential_graph_runner_on_start)
         return blueprint

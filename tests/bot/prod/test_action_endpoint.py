@@ -9,6 +9,7 @@ from rasa.utils.endpoints import EndpointConfig
 
 from bot.prod.action_endpoint import (
     KeepAliveEndpointConfig,
+    close_action_endpoint_on_stop,
     keep_alive_action_endpoint,
     keep_alive_action_endpoint_on_start,
 )
@@ -141,3 +142,20 @@ async def test_without_an_action_endpoint_or_an_agent_nothing_changes() -> None:
             agent = None
 
     await keep_alive_action_endpoint_on_start(App(), None)  # type: ignore[arg-type]
+
+
+@pytest.mark.asyncio
+async def test_stopping_closes_the_pooled_connections(action_server: ActionServer) -> None:
+    kept_alive = KeepAliveEndpointConfig.from_endpoint(endpoint(action_server.url))
+    await call(kept_alive, 1)
+    connector = kept_alive._shared_connector()
+    assert not connector.closed
+
+    class App:
+        class ctx:  # noqa: N801 (Sanic's name)
+            agent = Agent(kept_alive)
+
+    await close_action_endpoint_on_stop(App(), None)  # type: ignore[arg-type]
+    assert connector.closed
+    App.ctx.agent = Agent(endpoint(action_server.url))  # Rasa's own: nothing to close
+    await close_action_endpoint_on_stop(App(), None)  # type: ignore[arg-type]

@@ -164,7 +164,10 @@ async def test_graceful_passes_replies_through() -> None:
 
 def test_production_channels_install_their_start_listeners() -> None:
     from bot.action_responses import install_on_start
-    from bot.prod.action_endpoint import keep_alive_action_endpoint_on_start
+    from bot.prod.action_endpoint import (
+        close_action_endpoint_on_stop,
+        keep_alive_action_endpoint_on_start,
+    )
     from bot.prod.channels import ProductionSocketIOInput
     from bot.prod.graph_runner import sequential_graph_runner_on_start
 
@@ -178,3 +181,4 @@ def test_production_channels_install_their_start_listeners() -> None:
         assert listeners.count((install_on_start, "after_server_start")) == 1
         assert listeners.count((keep_alive_action_endpoint_on_start, "after_server_start")) == 1
         assert listeners.count((sequential_graph_runner_on_start, "after_server_start")) == 1
+        assert listeners.count((close_action_endpoint_on_stop, "before_server_stop")) == 1
