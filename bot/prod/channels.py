@@ -46,6 +46,20 @@ logger = logging.getLogger(__name__)
 OnNewMessage = Callable[[UserMessage], Awaitable[Any]]
 
 
+def add_production_listeners(blueprint: Blueprint) -> None:
+    """Add the listeners that adjust Rasa once it has started, and close on stop.
+
+    They make the tracker store strict, check action responses with a validator
+    built once, keep action calls alive and run the graph without dask. Each is
+    idempotent, so both production channels add them.
+    """
+    blueprint.listener("after_server_start")(strict_tracker_store_on_start)
+    blueprint.listener("after_server_start")(install_on_start)
+    blueprint.listener("after_server_start")(keep_alive_action_endpoint_on_start)
+    blueprint.listener("after_server_start")(sequential_graph_runner_on_start)
+    blueprint.listener("before_server_stop")(close_action_endpoint_on_stop)
+
+
 def unavailable() -> HTTPResponse:
     """Return the 503 telling a client its message was not processed."""
     return response.json(
@@ -62,11 +76,7 @@ class ProductionRestInput(HandoffRestInput):
         """Return ``GET /``, ``POST /webhook`` and ``GET /inbox/<sender_id>``."""
         self.channel_limits()  # a bad CHANNEL_* variable fails the start
         blueprint = Blueprint(f"custom_webhook_{type(self).__name__}", __name__)
-        blueprint.listener("after_server_start")(strict_tracker_store_on_start)
-        blueprint.listener("after_server_start")(install_on_start)
-        blueprint.listener("after_server_start")(keep_alive_action_endpoint_on_start)
-        blueprint.listener("before_server_stop")(close_action_endpoint_on_stop)
-        blueprint.listener("after_server_start")(sequential_graph_runner_on_start)
+        add_production_listeners(blueprint)
 
         @blueprint.route("/", methods=["GET"])
         async def health(_request: Request) -> HTTPResponse:
@@ -141,9 +151,5 @@ class ProductionSocketIOInput(SocketIOInput):
     def blueprint(self, on_new_message: OnNewMessage) -> Blueprint:
         """Return the project channel's blueprint around :func:`graceful`."""
         blueprint = super().blueprint(graceful(on_new_message))
-        blueprint.listener("after_server_start")(strict_tracker_store_on_start)
-        blueprint.listener("after_server_start")(install_on_start)
-        blueprint.listener("after_server_start")(keep_alive_action_endpoint_on_start)
-        blueprint.listener("before_server_stop")(close_action_endpoint_on_stop)
-        blueprint.listener("after_server_start")(sequential_graph_runner_on_start)
+        add_production_listeners(blueprint)
         return blueprint
