@@ -23,7 +23,7 @@ import tempfile
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import List, Optional, Sequence, Tuple
+from typing import Any, Callable, List, Optional, Sequence, Tuple
 
 from rasa.core.policies.ted_policy import TEDPolicy
 from rasa.engine.graph import ExecutionContext
@@ -100,7 +100,9 @@ def _listening(tracker: DialogueStateTracker) -> bool:
     return isinstance(last, ActionExecuted) and last.action_name == ACTION_LISTEN_NAME
 
 
-def _median_ms(policy: CachedTEDPolicy, trackers: Sequence[DialogueStateTracker], run) -> float:
+def _median_ms(
+    trackers: Sequence[DialogueStateTracker], run: Callable[[DialogueStateTracker], Any]
+) -> float:
     timings = []
     for tracker in trackers:
         start = time.perf_counter()
@@ -124,9 +126,9 @@ def measure(
         policy.predict_action_probabilities(tracker, domain)
     info = policy.cache_info()
     ted_ms = _median_ms(
-        policy, trackers, lambda t: TEDPolicy.predict_action_probabilities(policy, t, domain)
+        trackers, lambda t: TEDPolicy.predict_action_probabilities(policy, t, domain)
     )
-    hit_ms = _median_ms(policy, trackers, lambda t: policy.predict_action_probabilities(t, domain))
+    hit_ms = _median_ms(trackers, lambda t: policy.predict_action_probabilities(t, domain))
     lookups = info.hits + info.misses
     return CacheReport(
         conversations=len({number for number, _ in points}),
