@@ -70,13 +70,15 @@ class SequentialGraphRunner(GraphRunner):
             Each target's output, by target name.
 
         Raises:
-            GraphRunError: If an input is named like a node, or a node raised a
-                ``RuntimeError`` (as ``DaskGraphRunner`` wraps it).
+            GraphRunError: If an input's value names a node the targets need, or
+                a node raised a ``RuntimeError`` (as ``DaskGraphRunner`` wraps it).
         """
         run_targets = list(targets) if targets else self._graph_schema.target_names
+        order = self._order(tuple(run_targets))
         values: Dict[str, Any] = {}
         for name, value in (inputs or {}).items():
-            if isinstance(value, str) and value in self._graph_schema.nodes:
+            # As DaskGraphRunner._add_inputs_to_graph, against the graph it runs.
+            if isinstance(value, str) and value in order:
                 raise GraphRunError(
                     f"Input value '{value}' clashes with a node name. Make sure "
                     f"that none of the input names passed to the `run` method are the "
@@ -84,7 +86,7 @@ class SequentialGraphRunner(GraphRunner):
                 )
             values[name] = (name, value)
         try:
-            for node_name in self._order(tuple(run_targets)):
+            for node_name in order:
                 needs = self._graph_schema.nodes[node_name].needs.values()
                 # As dask: a need that names no node or input is passed as it is.
                 values[node_name] = self._nodes[node_name](*(values.get(n, n) for n in needs))

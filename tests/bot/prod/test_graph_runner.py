@@ -115,6 +115,16 @@ def test_an_input_named_like_a_node_is_refused(runners: Dict[str, Any]) -> None:
             runner.run(inputs={"__number__": "left"}, targets=["left"])
 
 
+def test_an_input_naming_a_node_the_targets_do_not_need_is_accepted_as_under_dask(
+    runners: Dict[str, Any],
+) -> None:
+    results = [
+        runner.run(inputs={"__number__": 5, "__note__": "unused"}, targets=["left"])
+        for runner in runners.values()
+    ]
+    assert results[0] == results[1] == {"left": 16}
+
+
 def test_a_failing_component_raises_as_under_dask(runners: Dict[str, Any]) -> None:
     errors = []
     for runner in runners.values():
