@@ -24,8 +24,8 @@ statement, writing exactly the rows Rasa writes, and does not count at all
 when it loaded or last saved this very tracker object: Rasa's processor loads
 the conversation (or creates and saves a new one), then saves it, under the
 conversation's lock, so the stored count is the number of events it loaded or
-saved. It loads a conversation with one prepared Core ``SELECT`` of the event
-data, where Rasa builds an ORM query and an ORM object for every row.
+saved. It loads and counts a conversation with prepared Core statements, where
+Rasa builds an ORM query (and an ORM object for every row it loads) each time.
 """
 
 import itertools
@@ -33,7 +33,7 @@ import json
 import logging
 import weakref
 from collections import OrderedDict
-from typing import Any, Dict, Optional, Tuple
+from typing import Any, Dict, NamedTuple, Optional, Tuple
 
 import sqlalchemy as sa
 from rasa.core.tracker_store import FailSafeTrackerStore, SQLTrackerStore, create_engine_kwargs
@@ -60,9 +60,7 @@ class SingleReadSQLTrackerStore(SQLTrackerStore):
         # By sender: the tracker retrieve() returned or save() stored last and
         # how many stored events it stands for.
         self._loaded: OrderedDict[str, Tuple[weakref.ref, int]] = OrderedDict()
-        self._latest_session_query, self._all_sessions_query = _event_data_queries(
-            self.SQLEvent.__table__
-        )
+        self._queries = _event_queries(self.SQLEvent.__table__)
 
     async def retrieve(self, sender_id: str) -> Optional[DialogueStateTracker]:
         """Loads the latest session, as Rasa does, and notes how many events it holds."""
@@ -76,9 +74,9 @@ class SingleReadSQLTrackerStore(SQLTrackerStore):
     ) -> Optional[DialogueStateTracker]:
         """Rasa's ``SQLTrackerStore._retrieve``: the same events, one prepared query."""
         if fetch_events_from_all_sessions:
-            query = self._all_sessions_query
+            query = self._queries.all_sessions
         else:
-            query = self._latest_session_query
+            query = self._queries.latest_session
         with self.session_scope() as session:
             rows = session.execute(query, {"sender_id": sender_id}).scalars().all()
         events = [json.loads(data) for data in rows]
@@ -129,16 +127,23 @@ class SingleReadSQLTrackerStore(SQLTrackerStore):
 
     def _stored_count(self, session: Any, sender_id: str) -> int:
         """Stored events of the conversation since its last session start (as Rasa counts)."""
-        query = self._event_query(session, sender_id, fetch_events_from_all_sessions=False)
-        return int(query.count())
+        count = session.execute(self._queries.latest_session_count, {"sender_id": sender_id})
+        return int(count.scalar_one())
 
 
-def _event_data_queries(events: Table) -> Tuple[Select, Select]:
-    """The event data of a conversation's latest session, and of all its sessions.
+class _EventQueries(NamedTuple):
+    latest_session: Select
+    all_sessions: Select
+    latest_session_count: Select
 
-    The same rows, in the same order, as Rasa's ``SQLTrackerStore._event_query``:
-    the latest session is every event from the latest ``session_started`` on, or
-    all events when there is none. ``sender_id`` is a bound parameter.
+
+def _event_queries(events: Table) -> _EventQueries:
+    """A conversation's event data (latest session, all sessions) and latest-session count.
+
+    The same rows, in the same order, as Rasa's ``SQLTrackerStore._event_query``
+    (and the count its ``count()`` gives): the latest session is every event from
+    the latest ``session_started`` on, or all events when there is none.
+    ``sender_id`` is a bound parameter.
     """
     sender = sa.bindparam("sender_id")
     session_start = (
@@ -150,7 +155,11 @@ def _event_data_queries(events: Table) -> Tuple[Select, Select]:
     latest_session = all_sessions.where(
         sa.or_(events.c.timestamp >= session_start, session_start.is_(None))
     )
-    return latest_session.order_by(events.c.id), all_sessions.order_by(events.c.id)
+    return _EventQueries(
+        latest_session=latest_session.order_by(events.c.id),
+        all_sessions=all_sessions.order_by(events.c.id),
+        latest_session_count=sa.select(sa.func.count()).select_from(latest_session.subquery()),
+    )
 
 
 def _event_row(sender_id: str, event: Event) -> Dict[str, Any]:

@@ -140,17 +140,17 @@ async def test_single_read_store_publishes_what_rasa_publishes_without_reading_b
 
     # Saving the tracker retrieve() loaded queries nothing: the count is what
     # was loaded (Rasa's own save: a full read to publish, then a count to insert).
-    queries: List[bool] = []
-    original_query = SingleReadSQLTrackerStore._event_query
+    queries: List[str] = []
 
-    def counting_query(self: Any, session: Any, sender_id: str, **kwargs: Any) -> Any:
-        queries.append(kwargs.get("fetch_events_from_all_sessions", False))
-        return original_query(self, session, sender_id, **kwargs)
+    def record_select(*args: Any) -> None:
+        statement = args[2]
+        if statement.lstrip().upper().startswith("SELECT"):
+            queries.append("count" if "count(" in statement.lower() else "read")
 
     tracker = await ours.retrieve("c-1")
     assert tracker is not None
     tracker.update(UserUttered("again"))
-    monkeypatch.setattr(SingleReadSQLTrackerStore, "_event_query", counting_query)
+    sqlalchemy.event.listen(ours.engine, "before_cursor_execute", record_select)
     await ours.save(tracker)
     assert queries == []
     # Nor does a second save of it; a tracker built otherwise is counted.
@@ -160,7 +160,8 @@ async def test_single_read_store_publishes_what_rasa_publishes_without_reading_b
     rebuilt = DialogueStateTracker.from_dict("c-1", [e.as_dict() for e in tracker.events])
     rebuilt.update(UserUttered("rebuilt"))
     await ours.save(rebuilt)
-    assert queries == [False]
+    assert queries == ["count"]
+    sqlalchemy.event.remove(ours.engine, "before_cursor_execute", record_select)
     stored = await ours.retrieve("c-1")
     assert stored is not None
     assert [e.text for e in stored.events if isinstance(e, UserUttered)] == [
@@ -195,7 +196,7 @@ async def test_a_new_conversation_is_counted_once_when_created_not_when_saved_ag
 
 
 @pytest.mark.asyncio
-async def test_loading_returns_exactly_what_rasa_s_query_returns(tmp_path: Path) -> None:
+async def test_loading_and_counting_give_exactly_what_rasa_s_query_gives(tmp_path: Path) -> None:
     store = SingleReadSQLTrackerStore(DOMAIN, dialect="sqlite", db=str(tmp_path / "q.db"))
     rasa_store = SQLTrackerStore(DOMAIN, dialect="sqlite", db=str(tmp_path / "q.db"))
     conversations = {
@@ -220,6 +221,9 @@ async def test_loading_returns_exactly_what_rasa_s_query_returns(tmp_path: Path)
             assert (ours is None) == (rasas is None) == (sender == "unknown")
             if ours is not None and rasas is not None:
                 assert [e.as_dict() for e in ours.events] == [e.as_dict() for e in rasas.events]
+        with store.session_scope() as session:
+            rasa_count = rasa_store._event_query(session, sender, False).count()
+            assert store._stored_count(session, sender) == rasa_count
     latest = await store.retrieve("two-sessions")
     assert latest is not None
     assert [e.as_dict()["event"] for e in latest.events] == ["session_started", "user", "bot"]
