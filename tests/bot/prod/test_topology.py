@@ -7,10 +7,12 @@ from pathlib import Path
 
 import pytest
 from rasa.core.channels.channel import InputChannel
+from rasa.core.lock_store import LockStore
 from rasa.core.run import create_http_input_channels
 from rasa.utils.endpoints import read_endpoint_config
 
 from bot.prod.channels import ProductionRestInput, ProductionSocketIOInput
+from bot.prod.lock_store import AtomicRedisLockStore
 from bot.prod.settings import ProductionSettings
 from bot.prod.topology import (
     CREDENTIALS_PATH,
@@ -102,8 +104,16 @@ def test_rasa_expands_the_endpoints_template(monkeypatch: pytest.MonkeyPatch) ->
         "username": "postgres",
         "password": "pw",
     }
-    assert lock is not None and lock.type == "redis" and lock.url == "127.0.0.1"
+    assert (
+        lock is not None
+        and lock.type == "bot.prod.lock_store.AtomicRedisLockStore"
+        and lock.url == "127.0.0.1"
+    )
     assert lock.kwargs == {"port": "6379", "db": "1", "password": "", "key_prefix": "support"}
+    store = LockStore.create(lock)  # as Rasa creates it; connects on first use only
+    assert isinstance(store, AtomicRedisLockStore)
+    assert store.key_prefix == "support:lock:"
+    assert store.red.connection_pool.connection_kwargs["port"] == 6379
     assert broker is not None and broker.type == "pika" and broker.url == "127.0.0.1"
     assert broker.kwargs == {
         "port": "5672",
