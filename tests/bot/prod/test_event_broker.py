@@ -1,0 +1,163 @@
+"""The lean event broker against Rasa's, over the local RabbitMQ.
+
+Each test that needs RabbitMQ skips, saying why, when it is not running.
+"""
+
+import asyncio
+import json
+import logging
+import socket
+import uuid
+from typing import Any, Dict, Iterator, List, Type
+
+import aio_pika
+import pytest
+from rasa.core.brokers.pika import PikaEventBroker
+from rasa.shared.core.events import ActionExecuted, BotUttered, SlotSet, UserUttered
+
+from bot.prod import event_broker as lean
+from bot.prod.event_broker import LeanPikaEventBroker
+
+URL = "amqp://guest:guest@127.0.0.1:5672"
+PARSE = {
+    "text": "where is my order 10423?",
+    "intent": {"name": "order_status", "confidence": 0.97},
+    "entities": [{"entity": "order_id", "value": "10423", "start": 18, "end": 23}],
+    "intent_ranking": [{"name": "order_status", "confidence": 0.97}],
+}
+EVENTS = [
+    UserUttered(PARSE["text"], PARSE["intent"], PARSE["entities"], PARSE, timestamp=1.0),
+    ActionExecuted("action_order_status", timestamp=2.0),
+    SlotSet("order_id", "10423", timestamp=3.0),
+    BotUttered("Order 10423 is on its way.", {"buttons": None}, timestamp=4.0),
+]
+
+
+def rabbitmq_running() -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(1)
+        return sock.connect_ex(("127.0.0.1", 5672)) == 0
+
+
+pytestmark = pytest.mark.skipif(
+    not rabbitmq_running(), reason="no RabbitMQ on 127.0.0.1:5672 (see README, production mode)"
+)
+
+
+@pytest.fixture
+def names() -> Iterator[Dict[str, str]]:
+    """A private exchange and queue, deleted afterwards."""
+    suffix = uuid.uuid4().hex[:12]
+    names = {"exchange": f"test-ex-{suffix}", "queue": f"test-q-{suffix}"}
+    yield names
+
+    async def delete() -> None:
+        connection = await aio_pika.connect(URL)
+        async with connection:
+            channel = await connection.channel()
+            await channel.queue_delete(names["queue"])
+            await channel.exchange_delete(names["exchange"])
+
+    asyncio.run(delete())
+
+
+async def publish_and_read(
+    broker_class: Type[PikaEventBroker], names: Dict[str, str]
+) -> List[aio_pika.IncomingMessage]:
+    broker = broker_class(
+        "127.0.0.1",
+        "guest",
+        "guest",
+        queues=[names["queue"]],
+        exchange_name=names["exchange"],
+    )
+    await broker.connect()
+    for event in EVENTS:
+        broker.publish({"sender_id": "ana", **event.as_dict()}, headers={"trace": "t-1"})
+    while broker._background_tasks:  # every publish confirmed
+        await asyncio.sleep(0.01)
+    await broker.close()
+    connection = await aio_pika.connect(URL)
+    async with connection:
+        channel = await connection.channel()
+        queue = await channel.get_queue(names["queue"])
+        messages = []
+        while (message := await queue.get(no_ack=True, fail=False)) is not None:
+            messages.append(message)
+    return messages
+
+
+def summary(message: aio_pika.IncomingMessage) -> Dict[str, Any]:
+    return {
+        "body": json.loads(message.body),
+        "headers": message.headers,
+        "app_id": message.app_id,
+        "delivery_mode": message.delivery_mode,
+        "exchange": message.exchange,
+    }
+
+
+@pytest.mark.asyncio
+async def test_publishes_exactly_the_messages_rasas_broker_publishes(
+    names: Dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("RASA_ENVIRONMENT", "production")
+    rasas = await publish_and_read(PikaEventBroker, names)
+    ours = await publish_and_read(LeanPikaEventBroker, names)
+    assert [summary(m) for m in ours] == [summary(m) for m in rasas]
+    assert [summary(m)["body"]["event"] for m in ours] == ["user", "action", "slot", "bot"]
+    parse = summary(ours[0])["body"]["parse_data"]  # nothing reduced
+    assert parse["intent_ranking"] == PARSE["intent_ranking"]
+    assert parse["entities"] == PARSE["entities"]
+    assert summary(ours[0])["app_id"] == "production"
+    assert summary(ours[0])["delivery_mode"] == aio_pika.DeliveryMode.PERSISTENT
+
+
+@pytest.mark.asyncio
+async def test_copies_an_event_only_to_log_it(
+    names: Dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    copied: List[Dict[str, Any]] = []
+
+    def spy(event: Dict[str, Any]) -> Dict[str, Any]:
+        copied.append(event)
+        return {k: v for k, v in event.items() if k != "parse_data"}
+
+    monkeypatch.setattr(lean, "remove_parse_data", spy)
+    rasa_logger = logging.getLogger("rasa")
+    level = rasa_logger.level
+    try:
+        rasa_logger.setLevel(logging.INFO)
+        assert len(await publish_and_read(LeanPikaEventBroker, names)) == len(EVENTS)
+        assert copied == []
+
+        rasa_logger.setLevel(logging.DEBUG)
+        assert len(await publish_and_read(LeanPikaEventBroker, names)) == len(EVENTS)
+        assert [event["event"] for event in copied] == ["user", "action", "slot", "bot"]
+    finally:
+        rasa_logger.setLevel(level)
+
+
+class _FailingExchange:
+    async def publish(self, message: aio_pika.Message, routing_key: str) -> None:
+        raise ConnectionError("RabbitMQ went away")
+
+
+@pytest.mark.asyncio
+async def test_a_failed_publish_is_logged_reduced_and_kept_for_later(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    copied: List[Dict[str, Any]] = []
+    monkeypatch.setattr(lean, "remove_parse_data", lambda event: copied.append(event) or {})
+    broker = LeanPikaEventBroker("127.0.0.1", "guest", "guest", queues=["unused"])
+    broker._exchange = _FailingExchange()
+    event = {"sender_id": "ana", **EVENTS[0].as_dict()}
+    await broker._publish(event)
+    assert list(broker._unpublished_events) == [event]
+    assert copied == [event]
+
+    broker.should_keep_unpublished_messages = False
+    broker.raise_on_failure = True
+    with pytest.raises(ConnectionError, match="went away"):
+        await broker._publish(event)
+    assert list(broker._unpublished_events) == [event]
