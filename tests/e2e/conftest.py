@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Dict, Iterator, Optional
 
 import pytest
+import yaml
 
 from tests.e2e.helpers import ROOT, free_port, wait_until_up
 from tests.e2e.processes import (
@@ -45,7 +46,10 @@ def servers(
     )
     database_url = env["ASSISTANT_DATABASE_URL"]
     endpoints = tmp / "endpoints.yml"
-    endpoints.write_text(f'action_endpoint:\n  url: "http://127.0.0.1:{actions_port}/webhook"\n')
+    # The project's action endpoint (its selective domain included), on this port.
+    action_endpoint = yaml.safe_load((ROOT / "endpoints.yml").read_text())["action_endpoint"]
+    action_endpoint["url"] = f"http://127.0.0.1:{actions_port}/webhook"
+    endpoints.write_text(yaml.safe_dump({"action_endpoint": action_endpoint}))
     created = subprocess.run(
         [
             sys.executable,

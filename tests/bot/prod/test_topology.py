@@ -92,6 +92,7 @@ def test_rasa_expands_the_endpoints_template(monkeypatch: pytest.MonkeyPatch) ->
     lock = read_endpoint_config(str(ENDPOINTS_PATH), "lock_store")
     broker = read_endpoint_config(str(ENDPOINTS_PATH), "event_broker")
     assert action is not None and action.url == "http://127.0.0.1:7055/webhook"
+    assert action.kwargs == {"enable_selective_domain": True}
     assert (
         tracker is not None
         and tracker.type == "bot.prod.tracker_store.SingleReadSQLTrackerStore"
@@ -114,7 +115,11 @@ def test_rasa_expands_the_endpoints_template(monkeypatch: pytest.MonkeyPatch) ->
     assert isinstance(store, AtomicRedisLockStore)
     assert store.key_prefix == "support:lock:"
     assert store.red.connection_pool.connection_kwargs["port"] == 6379
-    assert broker is not None and broker.type == "pika" and broker.url == "127.0.0.1"
+    assert (
+        broker is not None
+        and broker.type == "bot.prod.event_broker.LeanPikaEventBroker"
+        and broker.url == "127.0.0.1"
+    )
     assert broker.kwargs == {
         "port": "5672",
         "username": "guest",
