@@ -24,19 +24,19 @@ import threading
 import zlib
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Iterator, List, Optional, Sequence
+from typing import Callable, Iterator, List, Optional, Sequence
 
 import portalocker
 from alembic import command
 from alembic.config import Config
 from alembic.util import CommandError
-from sqlalchemy import MetaData, create_engine, event, text
+from sqlalchemy import MetaData, text
 from sqlalchemy.engine import Dialect, Engine, make_url
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session, declarative_base, sessionmaker
-from sqlalchemy.pool import StaticPool
 from sqlalchemy.types import DateTime, TypeDecorator
 
+from actions.db_connections import create_project_engine, reading_engine, sqlite_path
 from actions.settings import Settings, get_settings
 
 logger = logging.getLogger(__name__)
@@ -164,6 +164,7 @@ class Database:
         self._seeders = list(seeders) if seeders is not None else None
         self._engine: Optional[Engine] = None
         self._sessions: Optional[sessionmaker] = None
+        self._read_sessions: Optional[sessionmaker] = None
         self._engine_lock = threading.Lock()
         self._ready_lock = threading.Lock()
         self._ready = False
@@ -177,14 +178,18 @@ class Database:
         """Open a new ORM session; use it as a context manager."""
         return self._connect()[1]()
 
-    def _connect(self) -> "tuple[Engine, sessionmaker]":
+    def _connect(self) -> "tuple[Engine, sessionmaker, sessionmaker]":
+        """The engine, and session factories for writes and for reads."""
         with self._engine_lock:
-            if self._engine is None or self._sessions is None:
-                self._engine = _create_engine(self.settings.database_url)
+            if self._engine is None or self._sessions is None or self._read_sessions is None:
+                self._engine = create_project_engine(self.settings.database_url)
                 self._sessions = sessionmaker(
                     bind=self._engine, future=True, expire_on_commit=False
                 )
-            return self._engine, self._sessions
+                self._read_sessions = sessionmaker(
+                    bind=reading_engine(self._engine), future=True, expire_on_commit=False
+                )
+            return self._engine, self._sessions, self._read_sessions
 
     @contextlib.contextmanager
     def transaction(self, what: str) -> Iterator[Session]:
@@ -212,14 +217,16 @@ class Database:
             what: What is being done, for the error message.
 
         Yields:
-            The session (no explicit transaction; nothing is committed).
+            The session (no explicit transaction; nothing is committed). On
+            PostgreSQL each statement runs on its own (autocommit,
+            :func:`actions.db_connections.reading_engine`).
 
         Raises:
             DatabaseUnavailable: If the database cannot be prepared or used.
         """
         with unavailable_on_error(what):
             self.ensure_ready()
-            with self.session() as session:
+            with self._connect()[2]() as session:
                 yield session
 
     def migrate(self, revision: str = "head") -> None:
@@ -287,6 +294,7 @@ class Database:
                 self._engine.dispose()
             self._engine = None
             self._sessions = None
+            self._read_sessions = None
 
     @contextlib.contextmanager
     def exclusive(self) -> Iterator[None]:
@@ -309,7 +317,7 @@ class Database:
                     connection.execute(text("SELECT pg_advisory_unlock(:key)"), key)
                     connection.commit()
             return
-        path = _sqlite_path(self.settings.database_url) if backend == "sqlite" else None
+        path = sqlite_path(self.settings.database_url) if backend == "sqlite" else None
         if path is None:
             yield
             return
@@ -317,42 +325,6 @@ class Database:
         lock_path = path.with_name(path.name + ".lock")
         with portalocker.Lock(lock_path, mode="a", timeout=_LOCK_TIMEOUT_S):
             yield
-
-
-def _sqlite_path(database_url: str) -> Optional[Path]:
-    """Return the file of a SQLite URL, or None for an in-memory database."""
-    database = make_url(database_url).database
-    if not database or database == ":memory:" or database.startswith("file:"):
-        return None
-    return Path(database)
-
-
-def _create_engine(database_url: str) -> Engine:
-    """Create the engine; for SQLite also the database's directory."""
-    url = make_url(database_url)
-    if url.get_backend_name() != "sqlite":
-        return create_engine(url, future=True, pool_pre_ping=True)
-
-    path = _sqlite_path(database_url)
-    if path is None:
-        # One shared connection, or every thread would see its own empty database.
-        engine = create_engine(
-            url,
-            future=True,
-            poolclass=StaticPool,
-            connect_args={"check_same_thread": False},
-        )
-    else:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, future=True)
-
-    @event.listens_for(engine, "connect")
-    def _enable_foreign_keys(dbapi_connection: Any, _record: Any) -> None:
-        cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.close()
-
-    return engine
 
 
 def alembic_config(database_url: str) -> Config:

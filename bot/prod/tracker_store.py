@@ -9,9 +9,9 @@ Production mode removes the wrapper once the agent is loaded, so a failing
 store raises: the channels answer "send it again" (bot/prod/channels.py),
 Rasa's HTTP API answers 500 and the handoff service retries.
 
-The SQL store's connections are also checked before use (``pool_pre_ping``),
-so the first message after the database restarted does not fail on a
-connection the restart closed.
+The SQL store's connections are also checked before use when they sat idle
+(:func:`actions.db_connections.ping_when_idle`), so the first message after
+the database restarted does not fail on a connection the restart closed.
 
 :class:`SingleReadSQLTrackerStore` (``type:`` in deploy/endpoints.prod.yml) is
 Rasa's SQL store with less database work per message. To find the events to
@@ -26,6 +26,9 @@ the conversation (or creates and saves a new one), then saves it, under the
 conversation's lock, so the stored count is the number of events it loaded or
 saved. It loads and counts a conversation with prepared Core statements, where
 Rasa builds an ORM query (and an ORM object for every row it loads) each time.
+Its connections run in autocommit mode: a load is one ``SELECT`` and a save one
+multi-row ``INSERT`` (atomic on its own), each one round trip, without the
+``BEGIN`` and the ``COMMIT`` or ``ROLLBACK`` around it.
 """
 
 import itertools
@@ -45,7 +48,11 @@ from sqlalchemy import Table, create_engine
 from sqlalchemy.orm import sessionmaker
 from sqlalchemy.sql import Select
 
+from actions.db_connections import PING_AFTER_IDLE_S, ping_when_idle
+
 logger = logging.getLogger(__name__)
+
+AUTOCOMMIT = "AUTOCOMMIT"
 
 MAX_REMEMBERED_LOADS = 10_000
 """Loaded conversations not saved (yet) whose counts are kept, newest first."""
@@ -57,6 +64,8 @@ class SingleReadSQLTrackerStore(SQLTrackerStore):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         """Takes Rasa's ``SQLTrackerStore`` arguments."""
         super().__init__(*args, **kwargs)
+        # Rasa has created the database and the table with its engine.
+        _replace_engine(self, isolation_level=AUTOCOMMIT)
         # By sender: the tracker retrieve() returned or save() stored last and
         # how many stored events it stands for.
         self._loaded: OrderedDict[str, Tuple[weakref.ref, int]] = OrderedDict()
@@ -162,6 +171,24 @@ def _event_queries(events: Table) -> _EventQueries:
     )
 
 
+def _replace_engine(
+    store: SQLTrackerStore,
+    isolation_level: Optional[str],
+    ping_after_idle_s: Optional[float] = None,
+) -> None:
+    """Give ``store`` a new engine on the same URL (Rasa's pool settings), closing the old."""
+    url = store.engine.url
+    options: Dict[str, Any] = dict(create_engine_kwargs(url))
+    if isolation_level is not None:
+        options["isolation_level"] = isolation_level
+    engine = create_engine(url, **options)
+    if ping_after_idle_s is not None:
+        ping_when_idle(engine, ping_after_idle_s)
+    old_engine, store.engine = store.engine, engine
+    store.sessionmaker = sessionmaker(bind=engine)
+    old_engine.dispose()
+
+
 def _event_row(sender_id: str, event: Event) -> Dict[str, Any]:
     """The ``events`` row Rasa's ``SQLTrackerStore.save`` writes for an event."""
     data = event.as_dict()
@@ -175,11 +202,13 @@ def _event_row(sender_id: str, event: Event) -> Dict[str, Any]:
     }
 
 
-def make_tracker_store_strict(agent: Any) -> bool:
-    """Unwrap the agent's tracker store and ping SQL connections before use.
+def make_tracker_store_strict(agent: Any, ping_after_idle_s: float = PING_AFTER_IDLE_S) -> bool:
+    """Unwrap the agent's tracker store and ping idle SQL connections before use.
 
     Args:
         agent: Rasa's ``Agent`` (``app.ctx.agent``), with its processor.
+        ping_after_idle_s: Seconds in the pool after which a connection is
+            pinged before use (:func:`actions.db_connections.ping_when_idle`).
 
     Returns:
         Whether the store was changed (False when already strict).
@@ -190,11 +219,11 @@ def make_tracker_store_strict(agent: Any) -> bool:
     # FailSafeTrackerStore offers no public accessor for the store it wraps.
     primary = store._tracker_store
     if isinstance(primary, SQLTrackerStore):
-        url = primary.engine.url
-        old_engine = primary.engine
-        primary.engine = create_engine(url, pool_pre_ping=True, **create_engine_kwargs(url))
-        primary.sessionmaker = sessionmaker(bind=primary.engine)
-        old_engine.dispose()
+        _replace_engine(
+            primary,
+            isolation_level=getattr(primary.engine.dialect, "isolation_level", None),
+            ping_after_idle_s=ping_after_idle_s,
+        )
     agent.tracker_store = primary
     if agent.processor is not None:
         agent.processor.tracker_store = primary

@@ -66,14 +66,23 @@ async def test_the_strict_store_raises_so_the_message_is_refused() -> None:
 
 
 @pytest.mark.asyncio
-async def test_sql_connections_are_checked_before_use(tmp_path: Path) -> None:
-    primary = SQLTrackerStore(DOMAIN, dialect="sqlite", db=str(tmp_path / "trackers.db"))
+@pytest.mark.parametrize(
+    "store_class, isolation_level",
+    [(SQLTrackerStore, None), (SingleReadSQLTrackerStore, "AUTOCOMMIT")],
+)
+async def test_sql_connections_are_renewed_keeping_the_store_s_isolation_level(
+    tmp_path: Path, store_class: type, isolation_level: Optional[str]
+) -> None:
+    # Idle connections are then pinged before use: tests/bot/prod/test_tracker_store_postgres.py.
+    primary = store_class(DOMAIN, dialect="sqlite", db=str(tmp_path / "trackers.db"))
     old_engine = primary.engine
+    assert old_engine.dialect.isolation_level == isolation_level
     agent = Agent(FailSafeTrackerStore(primary))
     make_tracker_store_strict(agent)
     assert primary.engine is not old_engine
     assert primary.engine.url == old_engine.url
-    assert primary.engine.pool._pre_ping is True  # SQLAlchemy keeps the flag on the pool
+    assert primary.engine.dialect.isolation_level == isolation_level
+    assert primary.engine.pool._pre_ping is False  # a ping per checkout no more
     tracker = DialogueStateTracker.from_events("c-1", [UserUttered("hi")])
     await agent.tracker_store.save(tracker)
     stored = await agent.tracker_store.retrieve("c-1")
