@@ -122,6 +122,6 @@ def get_sentiment_scorer() -> SentimentScorer:
     with _default_scorer_lock:
         if _default_scorer is None:
             settings = get_settings()
-            loader = functools.partial(load_sentiment_model, quantize=settings.sentiment_quantize)
+            loader = functools.partial(load_sentiment_model, weights=settings.sentiment_weights)
             _default_scorer = SentimentScorer(settings.sentiment_model_dir, loader=loader)
         return _default_scorer

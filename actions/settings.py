@@ -27,6 +27,25 @@ def _get_bool(environ: Mapping[str, str], name: str, default: bool) -> bool:
     raise ValueError(f"{name} must be a boolean (true/false), got {raw!r}")
 
 
+# nlu_models.inference.WEIGHT_PRECISIONS, without importing torch here.
+SENTIMENT_WEIGHTS = ("fp32", "fp16", "int8")
+
+
+def _sentiment_weights(environ: Mapping[str, str]) -> str:
+    if environ.get("ASSISTANT_SENTIMENT_QUANTIZE", "").strip():
+        raise ValueError(
+            "ASSISTANT_SENTIMENT_QUANTIZE was replaced by ASSISTANT_SENTIMENT_WEIGHTS "
+            "(fp16, fp32 or int8; int8 is what ASSISTANT_SENTIMENT_QUANTIZE=true meant)"
+        )
+    raw = environ.get("ASSISTANT_SENTIMENT_WEIGHTS", "").strip().lower()
+    if not raw:
+        return "fp16"
+    if raw not in SENTIMENT_WEIGHTS:
+        choices = ", ".join(SENTIMENT_WEIGHTS)
+        raise ValueError(f"ASSISTANT_SENTIMENT_WEIGHTS must be one of {choices}, got {raw!r}")
+    return raw
+
+
 def _get_int(environ: Mapping[str, str], name: str, default: int, minimum: int) -> int:
     raw = environ.get(name)
     if raw is None or raw.strip() == "":
@@ -110,10 +129,12 @@ class Settings:
             is used when it holds none. ``ASSISTANT_SENTIMENT_MODEL_DIR``;
             default ``models/sentiment`` (relative paths are relative to the
             project root).
-        sentiment_quantize: Whether the fine-tuned sentiment model runs with
-            dynamic int8 linear layers: 40 % less time per message, 0.9 points
-            less TweetEval macro recall (docs/benchmarks.md).
-            ``ASSISTANT_SENTIMENT_QUANTIZE``; default false.
+        sentiment_weights: Precision of the fine-tuned sentiment model's linear
+            weights on the CPU: ``fp16`` (the same labels as ``fp32`` on all but a
+            handful of TweetEval tweets, a third of the time per message),
+            ``fp32`` (as trained) or ``int8`` (faster still, 0.9 points less
+            TweetEval macro recall); docs/benchmarks.md, "Sentiment".
+            ``ASSISTANT_SENTIMENT_WEIGHTS``; default fp16.
         escalation_strong_negative_score: A single negative message scoring
             at most this (-1..0) hands the conversation to a person.
             ``ESCALATION_STRONG_NEGATIVE_SCORE``; default -0.6.
@@ -137,7 +158,7 @@ class Settings:
     return_window_days: int = 30
     torch_threads: int = 1
     sentiment_model_dir: Path = PROJECT_ROOT / "models" / "sentiment"
-    sentiment_quantize: bool = False
+    sentiment_weights: str = "fp16"
     escalation_strong_negative_score: float = -0.6
     escalation_negative_score: float = -0.3
     escalation_negative_turns: int = 2
@@ -176,7 +197,7 @@ class Settings:
             sentiment_model_dir=_get_path(
                 environ, "ASSISTANT_SENTIMENT_MODEL_DIR", PROJECT_ROOT / "models" / "sentiment"
             ),
-            sentiment_quantize=_get_bool(environ, "ASSISTANT_SENTIMENT_QUANTIZE", False),
+            sentiment_weights=_sentiment_weights(environ),
             escalation_strong_negative_score=_get_float(
                 environ, "ESCALATION_STRONG_NEGATIVE_SCORE", -0.6, minimum=-1.0, maximum=0.0
             ),

@@ -26,6 +26,7 @@ import numpy as np
 
 from nlu_models import sentiment_fusion
 from nlu_models.checkpoints import resolve_checkpoint
+from nlu_models.inference import supports_weights
 from nlu_models.sentiment_data import LABELS, load_training_corpus, normalize_tweet
 from nlu_models.sentiment_fusion import FUSION_FILE, FusionHead
 from nlu_models.text_classifier import (
@@ -132,7 +133,7 @@ class TransformerSentimentModel:
 
     @classmethod
     def load(
-        cls, directory: Path, device: str = "cpu", quantize: bool = False
+        cls, directory: Path, device: str = "cpu", weights: str = "fp32"
     ) -> "TransformerSentimentModel":
         """Loads a model written by :func:`train`.
 
@@ -142,11 +143,18 @@ class TransformerSentimentModel:
         Args:
             directory: The model folder.
             device: Where to run it.
-            quantize: Swap its linear layers for dynamic int8 ones (CPU only).
+            weights: Precision of its linear layers' weights on the CPU
+                (:data:`nlu_models.inference.WEIGHT_PRECISIONS`); a precision
+                this CPU cannot run falls back to fp32, with a warning.
         """
         classifier = TransformerTextClassifier.load(directory, device)
-        if quantize:
-            classifier.quantize()
+        if weights != "fp32" and classifier.device.type == "cpu":
+            if supports_weights(weights):
+                classifier.quantize(weights)
+            else:
+                logger.warning(
+                    "This CPU cannot run %s weights; the sentiment model stays fp32.", weights
+                )
         classifier.compile()
         return cls(classifier)
 
@@ -172,9 +180,9 @@ class FusedSentimentModel:
         self._head = head
 
     @classmethod
-    def load(cls, directory: Path, quantize: bool = False) -> "FusedSentimentModel":
-        """Loads a model folder that holds ``fusion.json`` (MiniLM int8 with ``quantize``)."""
-        minilm = TransformerSentimentModel.load(directory, quantize=quantize)
+    def load(cls, directory: Path, weights: str = "fp32") -> "FusedSentimentModel":
+        """Loads a model folder that holds ``fusion.json`` (MiniLM's linear ``weights``)."""
+        minilm = TransformerSentimentModel.load(directory, weights=weights)
         return cls(minilm, FusionHead.load(directory))
 
     def score(self, texts: Sequence[str]) -> List[SentimentScore]:
@@ -199,20 +207,19 @@ def _scores(probabilities: np.ndarray, model: str) -> List[SentimentScore]:
     return results
 
 
-def load_sentiment_model(
-    directory: Optional[Path] = None, quantize: bool = False
-) -> SentimentModel:
+def load_sentiment_model(directory: Optional[Path] = None, weights: str = "fp32") -> SentimentModel:
     """Returns the fine-tuned model in ``directory`` if there is one, else VADER.
 
     Args:
         directory: Where :func:`train` saved the model; ``models/sentiment`` by default.
-        quantize: Run the fine-tuned encoder with dynamic int8 linear layers.
+        weights: Precision of the fine-tuned encoder's linear weights
+            (:data:`nlu_models.inference.WEIGHT_PRECISIONS`).
     """
     directory = Path(directory or DEFAULT_MODEL_DIR)
     if (directory / "classifier.json").is_file():
         if (directory / FUSION_FILE).is_file():
-            return FusedSentimentModel.load(directory, quantize)
-        return TransformerSentimentModel.load(directory, quantize=quantize)
+            return FusedSentimentModel.load(directory, weights)
+        return TransformerSentimentModel.load(directory, weights=weights)
     logger.warning(
         "No trained sentiment model in %s (run 'make train-sentiment'); using VADER.", directory
     )

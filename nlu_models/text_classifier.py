@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm
 
-from nlu_models.inference import freeze_trace, mean_pooled
+from nlu_models.inference import freeze_trace, mean_pooled, with_linear_weights
 from nlu_models.training_setup import (
     TrainingOptions,
     TrainingReport,
@@ -301,14 +301,19 @@ class TransformerTextClassifier:
             return np.zeros((0, self.model.head.in_features), dtype=np.float32)
         return self._embed(self._tokenize(texts), batch_size).numpy()
 
-    def quantize(self) -> None:
-        """Swaps the linear layers for dynamic int8 ones (CPU inference only).
+    def quantize(self, weights: str = "int8") -> None:
+        """Swaps the linear layers for dynamic ones with ``weights`` (CPU inference only).
 
         Drops a compiled graph (:meth:`compile`); compile again afterwards.
+
+        Args:
+            weights: ``int8`` or ``fp16`` (:data:`nlu_models.inference.WEIGHT_PRECISIONS`;
+                ``fp32`` changes nothing).
+
+        Raises:
+            ValueError: If the precision is unknown or this CPU cannot run it.
         """
-        self.model = torch.ao.quantization.quantize_dynamic(
-            self.model.cpu(), {nn.Linear}, dtype=torch.qint8
-        )
+        self.model = with_linear_weights(self.model.cpu(), weights)
         self.device = torch.device("cpu")
         self._compiled = None
 

@@ -70,6 +70,13 @@ def _parser() -> argparse.ArgumentParser:
     sentiment.add_argument(
         "--quantized", action="store_true", help="also measure the models with int8 linear layers"
     )
+    sentiment.add_argument(
+        "--weights",
+        nargs="+",
+        choices=["fp32", "fp16", "int8"],
+        default=["fp32"],
+        help="precisions of the linear weights to measure (fp32 always is)",
+    )
     topics = tasks.add_parser(
         "sentiment-topics",
         help="Fine-tune the sentiment model on some topics of its training corpus and score "
@@ -149,6 +156,7 @@ def main(argv: Optional[List[str]] = None) -> int:
                 baseline=args.baseline,
                 latency_samples=args.latency_samples,
                 quantized=args.quantized,
+                weights=args.weights,
             )
         except ValueError as exc:
             print(f"error: {exc}", file=sys.stderr)

@@ -3,8 +3,10 @@
 Systems in the report: ``model``, the fine-tuned MiniLM alone; ``fused``, MiniLM
 with its fusion layer, when the model folder has one (what
 :func:`nlu_models.sentiment.load_sentiment_model` then returns); ``baseline``,
-VADER, on request. With ``quantized``, also ``model_int8`` and ``fused_int8``:
-the same models with dynamic int8 linear layers.
+VADER, on request. For each precision of the linear weights in ``weights``
+other than fp32 (``fp16``, ``int8``), also ``model_<precision>`` and
+``fused_<precision>``: the same models with those weights, with the share of
+texts they label as the fp32 model does (``labels_as_fp32``).
 """
 
 import logging
@@ -61,6 +63,7 @@ def evaluate_model(
     metrics.latencies_ms(sample[:LATENCY_WARMUP], lambda t: model.score([t]))
     timings = metrics.latencies_ms(sample, lambda t: model.score([t]))
     return {
+        "predicted": predicted,
         "macro_recall": metrics.macro_recall(gold, predicted),
         "accuracy": metrics.accuracy(gold, predicted),
         "macro_f1": metrics.macro_f1(gold, predicted),
@@ -79,8 +82,18 @@ def run(
     baseline: Optional[str] = None,
     latency_samples: int = 1000,
     quantized: bool = False,
+    weights: Sequence[str] = ("fp32",),
 ) -> Dict[str, Any]:
     """Runs the sentiment benchmark and returns the report.
+
+    Args:
+        test_text: One text per line.
+        test_labels: One label id per line.
+        model_dir: The trained model.
+        baseline: ``vader`` to score VADER too.
+        latency_samples: Texts timed one at a time.
+        quantized: Also measure int8 weights (the same as adding ``int8`` to ``weights``).
+        weights: Precisions of the linear weights to measure; fp32 is always measured.
 
     Raises:
         ValueError: If the split is malformed or no trained model is in ``model_dir``.
@@ -102,19 +115,30 @@ def run(
         report["training"] = json.loads(training_report.read_text())
     logger.info("Scoring %d texts with the fine-tuned model.", len(texts))
     fused = (model_dir / FUSION_FILE).is_file()
-    for int8 in (False, True) if quantized else (False,):
-        suffix = "_int8" if int8 else ""
+    precisions = ["fp32", *(w for w in weights if w != "fp32")]
+    if quantized and "int8" not in precisions:
+        precisions.append("int8")
+    fp32_labels: Dict[str, List[str]] = {}
+    for precision in precisions:
+        suffix = "" if precision == "fp32" else f"_{precision}"
         models: List[Tuple[str, SentimentModel]] = [
-            ("model", TransformerSentimentModel.load(model_dir, quantize=int8))
+            ("model", TransformerSentimentModel.load(model_dir, weights=precision))
         ]
         if fused:
-            models.append(("fused", FusedSentimentModel.load(model_dir, quantize=int8)))
+            models.append(("fused", FusedSentimentModel.load(model_dir, weights=precision)))
         for key, model in models:
             logger.info("Scoring with %s%s.", model.name, suffix)
-            report[key + suffix] = evaluate_model(model, texts, gold, latency_samples)
-            report[key + suffix]["name"] = model.name + suffix
+            result = evaluate_model(model, texts, gold, latency_samples)
+            predicted = result.pop("predicted")
+            if precision == "fp32":
+                fp32_labels[key] = predicted
+            else:
+                same = sum(a == b for a, b in zip(predicted, fp32_labels[key]))
+                result["labels_as_fp32"] = same / len(predicted)
+            report[key + suffix] = {**result, "name": model.name + suffix}
     if baseline == "vader":
         logger.info("Scoring with VADER.")
         report["baseline"] = evaluate_model(VaderSentimentModel(), texts, gold, latency_samples)
+        report["baseline"].pop("predicted")
         report["baseline"]["name"] = "vader"
     return report

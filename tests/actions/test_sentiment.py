@@ -98,27 +98,43 @@ def test_the_process_wide_scorer_uses_the_configured_directory() -> None:
     assert first.model_dir == get_settings().sentiment_model_dir
 
 
-@pytest.mark.parametrize(("value", "quantize"), [(None, False), ("true", True), ("0", False)])
-def test_the_process_wide_scorer_quantizes_as_configured(
-    monkeypatch: pytest.MonkeyPatch, value: Optional[str], quantize: bool
+@pytest.mark.parametrize(
+    ("value", "weights"), [(None, "fp16"), ("fp32", "fp32"), (" INT8 ", "int8"), ("", "fp16")]
+)
+def test_the_process_wide_scorer_loads_the_configured_weights(
+    monkeypatch: pytest.MonkeyPatch, value: Optional[str], weights: str
 ) -> None:
     import actions.sentiment as sentiment_module
     from actions.settings import Settings
 
-    environ = {} if value is None else {"ASSISTANT_SENTIMENT_QUANTIZE": value}
+    environ = {} if value is None else {"ASSISTANT_SENTIMENT_WEIGHTS": value}
     settings = Settings.from_env(environ)
-    assert settings.sentiment_quantize is quantize
+    assert settings.sentiment_weights == weights
     monkeypatch.setattr(sentiment_module, "get_settings", lambda: settings)
     monkeypatch.setattr(sentiment_module, "_default_scorer", None)
     calls = []
 
-    def loader(directory: Path, quantize: bool = False) -> Any:
-        calls.append((directory, quantize))
+    def loader(directory: Path, weights: str = "fp32") -> Any:
+        calls.append((directory, weights))
         return RecordingModel()
 
     monkeypatch.setattr(sentiment_module, "load_sentiment_model", loader)
     sentiment_module.get_sentiment_scorer().model()
-    assert calls == [(settings.sentiment_model_dir, quantize)]
+    assert calls == [(settings.sentiment_model_dir, weights)]
+
+
+@pytest.mark.parametrize(
+    ("environ", "message"),
+    [
+        ({"ASSISTANT_SENTIMENT_WEIGHTS": "bf16"}, "must be one of fp32, fp16, int8, got 'bf16'"),
+        ({"ASSISTANT_SENTIMENT_QUANTIZE": "true"}, "was replaced by ASSISTANT_SENTIMENT_WEIGHTS"),
+    ],
+)
+def test_bad_or_retired_weight_settings_are_refused(environ: dict, message: str) -> None:
+    from actions.settings import Settings
+
+    with pytest.raises(ValueError, match=message):
+        Settings.from_env(environ)
 
 
 class GatedModel(RecordingModel):

@@ -4,6 +4,7 @@ from typing import List, Tuple
 
 import numpy as np
 import pytest
+import torch
 
 from nlu_models import sentiment_fusion
 from nlu_models.benchmark import sentiment as bench
@@ -154,24 +155,44 @@ def test_benchmark_reports_the_fused_system_too(fused_dir: Path, tmp_path: Path)
     assert {"macro_recall", "accuracy", "macro_f1", "p50_ms", "p95_ms"} <= set(report["fused"])
 
 
-def test_benchmark_measures_the_int8_models_on_request(fused_dir: Path, tmp_path: Path) -> None:
+def test_benchmark_measures_other_weight_precisions_on_request(
+    fused_dir: Path, tmp_path: Path
+) -> None:
     text = tmp_path / "text.txt"
     text.write_text("so happy today\nworst day\n", encoding="utf-8")
     ids = tmp_path / "labels.txt"
     ids.write_text("2\n0\n", encoding="utf-8")
-    report = bench.run(text, ids, fused_dir, latency_samples=2, quantized=True)
-    names = {k: report[k]["name"] for k in ("model", "fused", "model_int8", "fused_int8")}
-    assert names == {
+    report = bench.run(text, ids, fused_dir, latency_samples=2, quantized=True, weights=["fp16"])
+    keys = ("model", "fused", "model_fp16", "fused_fp16", "model_int8", "fused_int8")
+    assert {k: report[k]["name"] for k in keys} == {
         "model": "minilm",
         "fused": "minilm+vader",
+        "model_fp16": "minilm_fp16",
+        "fused_fp16": "minilm+vader_fp16",
         "model_int8": "minilm_int8",
         "fused_int8": "minilm+vader_int8",
     }
-    assert "baseline" not in report
-    int8 = load_sentiment_model(fused_dir, quantize=True)
-    assert isinstance(int8, FusedSentimentModel)
-    from torch.ao.nn.quantized.dynamic import Linear as Int8Linear
+    assert "labels_as_fp32" not in report["model"]
+    for key in keys[2:]:
+        assert report[key]["labels_as_fp32"] in (0.0, 0.5, 1.0)
+    assert report["model_fp16"]["labels_as_fp32"] == 1.0  # fp16 weights change no label here
+    assert "baseline" not in report and "predicted" not in report["model"]
 
-    layers = list(int8._minilm._classifier.model.modules())
-    assert any(isinstance(layer, Int8Linear) for layer in layers)
-    assert len(int8.score(["great", "awful"])) == 2
+
+@pytest.mark.parametrize(("weights", "dtype"), [("int8", torch.qint8), ("fp16", torch.float16)])
+def test_the_model_loads_with_the_requested_weights(
+    fused_dir: Path, weights: str, dtype: torch.dtype
+) -> None:
+    from torch.ao.nn.quantized.dynamic import Linear as DynamicLinear
+
+    model = load_sentiment_model(fused_dir, weights=weights)
+    assert isinstance(model, FusedSentimentModel)
+    layers = [m for m in model._minilm._classifier.model.modules() if isinstance(m, DynamicLinear)]
+    assert layers and all(layer._packed_params.dtype == dtype for layer in layers)
+    assert len(model.score(["great", "awful"])) == 2
+    fp32 = load_sentiment_model(fused_dir)
+    texts = ["great", "awful", "my parcel never arrived and nobody answers"]
+    difference = np.abs(
+        model._minilm.probabilities(texts) - fp32._minilm.probabilities(texts)
+    ).max()
+    assert difference < (1e-2 if weights == "fp16" else 0.3)
