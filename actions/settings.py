@@ -27,8 +27,17 @@ def _get_bool(environ: Mapping[str, str], name: str, default: bool) -> bool:
     raise ValueError(f"{name} must be a boolean (true/false), got {raw!r}")
 
 
-# nlu_models.inference.WEIGHT_PRECISIONS, without importing torch here.
-SENTIMENT_WEIGHTS = ("fp32", "fp16", "int8")
+MODEL_WEIGHTS = ("fp32", "fp16", "int8")
+"""Precisions of linear weights: nlu_models.inference.WEIGHT_PRECISIONS, without torch."""
+
+
+def _get_weights(environ: Mapping[str, str], name: str, default: str) -> str:
+    raw = environ.get(name, "").strip().lower()
+    if not raw:
+        return default
+    if raw not in MODEL_WEIGHTS:
+        raise ValueError(f"{name} must be one of {', '.join(MODEL_WEIGHTS)}, got {raw!r}")
+    return raw
 
 
 def _sentiment_weights(environ: Mapping[str, str]) -> str:
@@ -37,13 +46,7 @@ def _sentiment_weights(environ: Mapping[str, str]) -> str:
             "ASSISTANT_SENTIMENT_QUANTIZE was replaced by ASSISTANT_SENTIMENT_WEIGHTS "
             "(fp16, fp32 or int8; int8 is what ASSISTANT_SENTIMENT_QUANTIZE=true meant)"
         )
-    raw = environ.get("ASSISTANT_SENTIMENT_WEIGHTS", "").strip().lower()
-    if not raw:
-        return "fp16"
-    if raw not in SENTIMENT_WEIGHTS:
-        choices = ", ".join(SENTIMENT_WEIGHTS)
-        raise ValueError(f"ASSISTANT_SENTIMENT_WEIGHTS must be one of {choices}, got {raw!r}")
-    return raw
+    return _get_weights(environ, "ASSISTANT_SENTIMENT_WEIGHTS", "fp16")
 
 
 def _get_int(environ: Mapping[str, str], name: str, default: int, minimum: int) -> int:
@@ -135,6 +138,11 @@ class Settings:
             ``fp32`` (as trained) or ``int8`` (faster still, 0.9 points less
             TweetEval macro recall); docs/benchmarks.md, "Sentiment".
             ``ASSISTANT_SENTIMENT_WEIGHTS``; default fp16.
+        recommender_weights: Precision of the recommender's query encoder's
+            linear weights on the CPU (``fp16``, ``fp32`` or ``int8``): with
+            ``fp16`` query vectors stay within about 1e-4 of fp32's and the
+            recommender's quality figures are unchanged (docs/benchmarks.md).
+            ``ASSISTANT_RECOMMENDER_WEIGHTS``; default fp16.
         escalation_strong_negative_score: A single negative message scoring
             at most this (-1..0) hands the conversation to a person.
             ``ESCALATION_STRONG_NEGATIVE_SCORE``; default -0.6.
@@ -159,6 +167,7 @@ class Settings:
     torch_threads: int = 1
     sentiment_model_dir: Path = PROJECT_ROOT / "models" / "sentiment"
     sentiment_weights: str = "fp16"
+    recommender_weights: str = "fp16"
     escalation_strong_negative_score: float = -0.6
     escalation_negative_score: float = -0.3
     escalation_negative_turns: int = 2
@@ -198,6 +207,7 @@ class Settings:
                 environ, "ASSISTANT_SENTIMENT_MODEL_DIR", PROJECT_ROOT / "models" / "sentiment"
             ),
             sentiment_weights=_sentiment_weights(environ),
+            recommender_weights=_get_weights(environ, "ASSISTANT_RECOMMENDER_WEIGHTS", "fp16"),
             escalation_strong_negative_score=_get_float(
                 environ, "ESCALATION_STRONG_NEGATIVE_SCORE", -0.6, minimum=-1.0, maximum=0.0
             ),

@@ -3,7 +3,7 @@
 ::
 
     python -m actions.recommender.evaluation --out report.json [--eval FILE] [--top 5]
-        [--split all|tune|report] [--keyword-weight W] [--threads N]
+        [--split all|tune|report] [--keyword-weight W] [--threads N] [--weights fp32|fp16|int8]
 
 The set, its relevance rule and its tune/report split live in
 :mod:`~actions.recommender.eval_gold`, the metrics in
@@ -333,6 +333,11 @@ def main(argv: Optional[Sequence[str]] = None, *, embedder: Optional[Embedder] =
     parser.add_argument(
         "--threads", type=int, help="torch CPU threads; default: ASSISTANT_TORCH_THREADS (1)"
     )
+    parser.add_argument(
+        "--weights",
+        choices=["fp32", "fp16", "int8"],
+        help="precision of the encoder's linear weights; default: ASSISTANT_RECOMMENDER_WEIGHTS",
+    )
     args = parser.parse_args(argv)
     if args.top < 1:
         parser.error("--top must be positive")
@@ -345,8 +350,11 @@ def main(argv: Optional[Sequence[str]] = None, *, embedder: Optional[Embedder] =
     if embedder is None:
         from actions.recommender.embeddings import MiniLMEmbedder
 
-        threads = args.threads or Settings.from_env().torch_threads
-        embedder = MiniLMEmbedder(torch_threads=threads)
+        settings = Settings.from_env()
+        embedder = MiniLMEmbedder(
+            torch_threads=args.threads or settings.torch_threads,
+            weights=args.weights or settings.recommender_weights,
+        )
     weights = replace(DEFAULT_WEIGHTS, keyword=args.keyword_weight)
     report = evaluate(needs, records, embedder, top=args.top, weights=weights)
     report["split"] = args.split

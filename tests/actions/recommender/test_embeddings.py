@@ -232,8 +232,35 @@ def test_a_bad_torch_threads_setting_is_rejected(raw: str) -> None:
         Settings.from_env({"ASSISTANT_TORCH_THREADS": raw})
 
 
-def test_the_process_wide_embedder_uses_the_setting() -> None:
+def test_the_process_wide_embedder_uses_the_settings() -> None:
     assert get_embedder().torch_threads == get_settings().torch_threads
+    assert get_embedder().weights == get_settings().recommender_weights
+
+
+@pytest.mark.parametrize(
+    ("environ", "weights"),
+    [({}, "fp16"), ({"ASSISTANT_RECOMMENDER_WEIGHTS": "FP32"}, "fp32")],
+)
+def test_the_recommender_weights_setting(environ: Dict[str, str], weights: str) -> None:
+    assert Settings.from_env(environ).recommender_weights == weights
+
+
+def test_unknown_weights_are_rejected() -> None:
+    with pytest.raises(ValueError, match="ASSISTANT_RECOMMENDER_WEIGHTS must be one of"):
+        Settings.from_env({"ASSISTANT_RECOMMENDER_WEIGHTS": "fp8"})
+    with pytest.raises(ValueError, match="weights must be one of fp32, fp16, int8, got 'fp8'"):
+        MiniLMEmbedder(weights="fp8")
+
+
+def test_an_uncompiled_model_keeps_fp32_weights(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    embedder = MiniLMEmbedder(
+        model_path=tmp_path, weights="fp16", model_factory=lambda p, d: _FakeModel()
+    )
+    embedder.embed(["x"])
+    assert not embedder.compiled
+    assert "Query vectors stay fp32: the model is not compiled." in caplog.text
 
 
 def test_the_picture_address_is_not_embedded() -> None:

@@ -81,3 +81,16 @@ def test_compiled_vectors_are_sentence_transformers_vectors(minilm: MiniLMEmbedd
     uncompiled = MiniLMEmbedder(torchscript=False)
     np.testing.assert_allclose(uncompiled.embed(texts[:3]), compiled[:3], atol=2e-6)
     assert not uncompiled.compiled
+
+
+@pytest.mark.slow
+def test_fp16_weights_give_nearly_the_fp32_vectors(minilm: MiniLMEmbedder) -> None:
+    seed = load_seed_catalogue()
+    texts = ["quiet", "noise cancelling headphones under 300 euros", "something cheaper please"]
+    texts += [f"{record.title}. {record.description}" for record in seed[:20]]
+    half = MiniLMEmbedder(weights="fp16")
+    vectors = half.embed(texts)
+    assert half.compiled
+    reference = minilm.embed(texts)
+    assert np.abs(vectors - reference).max() < 1e-3
+    assert (vectors * reference).sum(axis=1).min() > 0.9999  # cosine similarity
