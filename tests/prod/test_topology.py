@@ -64,12 +64,13 @@ def test_a_conversation_alternates_between_the_instances(prod: ProductionTopolog
     assert tracker["slots"]["order_id"] == ORDER_ID
     assert tracker["active_loop"] == {}
     assert prod.user_texts(sender) == ["where is my order?", ORDER_ID, "thanks"]
-    # Both instances called the action servers over kept-alive connections and
-    # ran their model without dask.
+    # Both instances called the action servers over kept-alive connections, ran
+    # their model without dask and froze what they loaded.
     for name in ("rasa-1", "rasa-2"):
         log = prod.log(name, lines=10_000)
         assert "Action server calls reuse their connections" in log
         assert "The model's graph runs in a fixed order, without dask." in log
+        assert "objects alive after start are kept out of garbage collection." in log
 
 
 def test_the_api_requires_the_token(prod: ProductionTopology) -> None:

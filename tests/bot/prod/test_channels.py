@@ -169,6 +169,7 @@ def test_production_channels_install_their_start_listeners() -> None:
         keep_alive_action_endpoint_on_start,
     )
     from bot.prod.channels import ProductionSocketIOInput
+    from bot.prod.garbage_collection import freeze_heap_on_start
     from bot.prod.graph_runner import sequential_graph_runner_on_start
 
     async def on_new_message(_message: UserMessage) -> None:
@@ -182,3 +183,6 @@ def test_production_channels_install_their_start_listeners() -> None:
         assert listeners.count((keep_alive_action_endpoint_on_start, "after_server_start")) == 1
         assert listeners.count((sequential_graph_runner_on_start, "after_server_start")) == 1
         assert listeners.count((close_action_endpoint_on_stop, "before_server_stop")) == 1
+        # Freezing comes last, once the others have built what they keep.
+        starts = [listener for listener, event in listeners if event == "after_server_start"]
+        assert starts[-1] is freeze_heap_on_start
