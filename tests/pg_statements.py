@@ -10,6 +10,8 @@ import struct
 import threading
 from typing import List, Optional, Tuple
 
+from sqlalchemy.engine import make_url
+
 _SSL_REQUEST = 80877103
 _GSSENC_REQUEST = 80877104
 
@@ -30,6 +32,17 @@ class StatementRecorder:
         self._sockets: List[socket.socket] = []
         self._closed = False
         threading.Thread(target=self._accept, daemon=True).start()
+
+    @classmethod
+    def in_front_of(cls, url: str) -> "StatementRecorder":
+        """A recorder forwarding to the PostgreSQL of a SQLAlchemy ``url``."""
+        target = make_url(url)
+        return cls((target.host or "127.0.0.1", target.port or 5432))
+
+    def proxied(self, url: str) -> str:
+        """``url`` with its host and port replaced by this recorder's."""
+        through = make_url(url).set(host="127.0.0.1", port=self.port)
+        return through.render_as_string(hide_password=False)
 
     @property
     def statements(self) -> List[str]:

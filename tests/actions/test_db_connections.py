@@ -6,7 +6,6 @@ from typing import Iterator
 
 import pytest
 from sqlalchemy import create_engine, select, text
-from sqlalchemy.engine import make_url
 
 from actions.db import Database
 from actions.db_connections import create_project_engine, ping_when_idle, reading_engine
@@ -19,10 +18,8 @@ from tests.pg_statements import StatementRecorder
 @pytest.fixture
 def recorded(postgres_url: str) -> Iterator[tuple]:
     """A seeded project database, reached through a statement recorder."""
-    url = make_url(postgres_url)
-    recorder = StatementRecorder((url.host, url.port or 5432))
-    proxied = url.set(host="127.0.0.1", port=recorder.port).render_as_string(hide_password=False)
-    database = Database(Settings(database_url=proxied), clock=fixed_clock)
+    recorder = StatementRecorder.in_front_of(postgres_url)
+    database = Database(Settings(database_url=recorder.proxied(postgres_url)), clock=fixed_clock)
     database.prepare(seed=True)
     try:
         yield database, recorder
@@ -51,11 +48,8 @@ def test_a_read_is_one_round_trip_and_a_write_keeps_its_transaction(recorded: tu
 
 
 def test_an_idle_connection_is_pinged_and_a_dead_one_replaced(postgres_url: str) -> None:
-    url = make_url(postgres_url)
-    recorder = StatementRecorder((url.host, url.port or 5432))
-    engine = ping_when_idle(
-        create_engine(url.set(host="127.0.0.1", port=recorder.port), future=True), idle_s=0.2
-    )
+    recorder = StatementRecorder.in_front_of(postgres_url)
+    engine = ping_when_idle(create_engine(recorder.proxied(postgres_url), future=True), idle_s=0.2)
     try:
         with engine.connect() as connection:
             connection.execute(select(1))

@@ -3,7 +3,6 @@
 import logging
 import time
 import uuid
-from typing import Iterator
 
 import pytest
 import redis
@@ -15,24 +14,14 @@ from tests.e2e.helpers import free_port
 from tests.prod.services import PrivateRedis
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[PrivateRedis]:
-    private = PrivateRedis()
-    private.start()
-    try:
-        yield private
-    finally:
-        private.remove()
+def url_of(private_redis: PrivateRedis) -> str:
+    return f"redis://127.0.0.1:{private_redis.port}/0"
 
 
-def url_of(server: PrivateRedis) -> str:
-    return f"redis://127.0.0.1:{server.port}/0"
-
-
-def two_instances(server: PrivateRedis, **changes: object) -> tuple:
+def two_instances(private_redis: PrivateRedis, **changes: object) -> tuple:
     """Two channels' limits over one Redis, as two Rasa instances hold them."""
     settings = ChannelLimitSettings(
-        **{"rate_per_minute": 20, "burst": 3, "rate_redis_url": url_of(server), **changes}
+        **{"rate_per_minute": 20, "burst": 3, "rate_redis_url": url_of(private_redis), **changes}
     )
     return ChannelLimits(settings, "rest"), ChannelLimits(settings, "rest")
 
@@ -41,8 +30,8 @@ def sender() -> str:
     return f"ana-{uuid.uuid4().hex}"
 
 
-def test_two_instances_share_one_bucket_per_sender(server: PrivateRedis) -> None:
-    first, second = two_instances(server)
+def test_two_instances_share_one_bucket_per_sender(private_redis: PrivateRedis) -> None:
+    first, second = two_instances(private_redis)
     ana, ben = sender(), sender()
     assert first.message_refusal(ana, "hi") is None
     assert second.message_refusal(ana, "hi") is None
@@ -58,8 +47,8 @@ def test_two_instances_share_one_bucket_per_sender(server: PrivateRedis) -> None
     assert first.inbox_refusal(ana) is None  # inbox reads have buckets of their own
 
 
-def test_a_refusal_is_told_once_whichever_instance_refuses(server: PrivateRedis) -> None:
-    first, second = two_instances(server, burst=1)
+def test_a_refusal_is_told_once_whichever_instance_refuses(private_redis: PrivateRedis) -> None:
+    first, second = two_instances(private_redis, burst=1)
     ana = sender()
     assert first.message_refusal(ana, "hi") is None
     refusal = second.message_refusal(ana, "hi")
@@ -67,8 +56,10 @@ def test_a_refusal_is_told_once_whichever_instance_refuses(server: PrivateRedis)
     assert second.reply_for(ana, first.message_refusal(ana, "hi")) is None
 
 
-def test_buckets_refill_on_redis_time(server: PrivateRedis) -> None:
-    limiter = RedisRateLimiter(url_of(server), "test", per_minute=1200, burst=1)  # 1 per 50 ms
+def test_buckets_refill_on_redis_time(private_redis: PrivateRedis) -> None:
+    limiter = RedisRateLimiter(
+        url_of(private_redis), "test", per_minute=1200, burst=1
+    )  # 1 per 50 ms
     ana = sender()
     assert limiter.take(ana) == 0.0
     assert 0.0 < limiter.take(ana) <= 0.05
@@ -77,12 +68,12 @@ def test_buckets_refill_on_redis_time(server: PrivateRedis) -> None:
     assert limiter.first_refusal(sender()) is False  # no bucket, nothing to tell
 
 
-def test_keys_hold_no_sender_id_and_expire_once_full_again(server: PrivateRedis) -> None:
+def test_keys_hold_no_sender_id_and_expire_once_full_again(private_redis: PrivateRedis) -> None:
     namespace = f"ratelimit:test-{uuid.uuid4().hex}"
-    limiter = RedisRateLimiter(url_of(server), namespace, per_minute=20, burst=3)
+    limiter = RedisRateLimiter(url_of(private_redis), namespace, per_minute=20, burst=3)
     phone = "+447700900123"
     limiter.take(phone)
-    client = redis.Redis(port=server.port)
+    client = redis.Redis(port=private_redis.port)
     keys = [key.decode() for key in client.keys(f"{namespace}:*")]
     assert keys == [limiter.key_for(phone)]
     assert phone not in keys[0] and len(keys[0]) == len(namespace) + 33

@@ -15,7 +15,6 @@ from bot.handoff.app import create_app
 from bot.handoff.auth import AgentAccounts
 from bot.handoff.settings import HandoffSettings
 from bot.handoff.store import HandoffStore
-from tests.actions.conftest import postgres_url  # noqa: F401 - shared fixture
 from tests.bot.handoff.support import PASSWORD, SETTINGS, Clock, FakeRasaGateway, Service
 
 

@@ -4,7 +4,7 @@ import asyncio
 import threading
 import time
 import uuid
-from typing import Callable, Iterator, List, Tuple
+from typing import Callable, List, Tuple
 
 import pytest
 import redis
@@ -18,22 +18,12 @@ from tests.prod.services import PrivateRedis
 PREFIX = "locktest"
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[PrivateRedis]:
-    private = PrivateRedis()
-    private.start()
-    try:
-        yield private
-    finally:
-        private.remove()
-
-
-def atomic(server: PrivateRedis, **kwargs: object) -> AtomicRedisLockStore:
+def atomic(private_redis: PrivateRedis, **kwargs: object) -> AtomicRedisLockStore:
     """A store as Rasa creates it from endpoints.prod.yml."""
     config = EndpointConfig(
         url="127.0.0.1",
         type="bot.prod.lock_store.AtomicRedisLockStore",
-        port=server.port,
+        port=private_redis.port,
         db=0,
         key_prefix=PREFIX,
         **kwargs,
@@ -41,8 +31,8 @@ def atomic(server: PrivateRedis, **kwargs: object) -> AtomicRedisLockStore:
     return AtomicRedisLockStore(config)
 
 
-def rasas(server: PrivateRedis) -> RedisLockStore:
-    return RedisLockStore(host="127.0.0.1", port=server.port, db=0, key_prefix=PREFIX)
+def rasas(private_redis: PrivateRedis) -> RedisLockStore:
+    return RedisLockStore(host="127.0.0.1", port=private_redis.port, db=0, key_prefix=PREFIX)
 
 
 def conversation() -> str:
@@ -77,19 +67,19 @@ def race(stores: Tuple[RedisLockStore, RedisLockStore], rounds: int) -> int:
     return duplicates
 
 
-def test_two_instances_issuing_at_once_never_share_a_ticket(server: PrivateRedis) -> None:
-    assert race((atomic(server), atomic(server)), rounds=200) == 0
+def test_two_instances_issuing_at_once_never_share_a_ticket(private_redis: PrivateRedis) -> None:
+    assert race((atomic(private_redis), atomic(private_redis)), rounds=200) == 0
 
 
-def test_rasas_store_does_share_tickets_in_the_same_race(server: PrivateRedis) -> None:
+def test_rasas_store_does_share_tickets_in_the_same_race(private_redis: PrivateRedis) -> None:
     # Why this store exists: the test above would fail with Rasa's store.
-    assert race((rasas(server), rasas(server)), rounds=200) > 0
+    assert race((rasas(private_redis), rasas(private_redis)), rounds=200) > 0
 
 
-def test_tickets_follow_rasas_numbering_and_value_format(server: PrivateRedis) -> None:
-    store, sender = atomic(server), conversation()
+def test_tickets_follow_rasas_numbering_and_value_format(private_redis: PrivateRedis) -> None:
+    store, sender = atomic(private_redis), conversation()
     assert [store.issue_ticket(sender, 60) for _ in range(3)] == [0, 1, 2]
-    lock = rasas(server).get_lock(sender)  # Rasa's store reads this store's value
+    lock = rasas(private_redis).get_lock(sender)  # Rasa's store reads this store's value
     assert lock is not None
     assert lock.conversation_id == sender
     assert [ticket.number for ticket in lock.tickets] == [0, 1, 2]
@@ -97,29 +87,29 @@ def test_tickets_follow_rasas_numbering_and_value_format(server: PrivateRedis) -
     assert lock.now_serving == 0
 
     store.finish_serving(sender, 0)
-    assert [t.number for t in rasas(server).get_lock(sender).tickets] == [1, 2]
+    assert [t.number for t in rasas(private_redis).get_lock(sender).tickets] == [1, 2]
     store.cleanup(sender, 2)
-    assert [t.number for t in rasas(server).get_lock(sender).tickets] == [1]
+    assert [t.number for t in rasas(private_redis).get_lock(sender).tickets] == [1]
     store.cleanup(sender, 1)  # the last ticket: the lock goes
-    assert rasas(server).get_lock(sender) is None
+    assert rasas(private_redis).get_lock(sender) is None
     assert store.issue_ticket(sender, 60) == 0  # and numbering starts again
 
 
-def test_a_lock_written_by_rasas_store_is_continued(server: PrivateRedis) -> None:
+def test_a_lock_written_by_rasas_store_is_continued(private_redis: PrivateRedis) -> None:
     sender = conversation()
-    assert rasas(server).issue_ticket(sender, 60) == 0
-    assert rasas(server).issue_ticket(sender, 60) == 1
-    store = atomic(server)
+    assert rasas(private_redis).issue_ticket(sender, 60) == 0
+    assert rasas(private_redis).issue_ticket(sender, 60) == 1
+    store = atomic(private_redis)
     assert store.issue_ticket(sender, 60) == 2
     store.cleanup(sender, 0)
-    assert rasas(server).get_lock(sender).now_serving == 1
+    assert rasas(private_redis).get_lock(sender).now_serving == 1
 
 
 def test_expired_tickets_are_dropped_and_the_key_expires_with_the_last(
-    server: PrivateRedis,
+    private_redis: PrivateRedis,
 ) -> None:
-    store, sender = atomic(server), conversation()
-    client = redis.Redis(port=server.port)
+    store, sender = atomic(private_redis), conversation()
+    client = redis.Redis(port=private_redis.port)
     assert store.issue_ticket(sender, 0.2) == 0
     assert 0 < client.pttl(PREFIX + ":lock:" + sender) <= 1201  # lifetime + 1 s, rounded up
     time.sleep(0.3)
@@ -138,22 +128,22 @@ def test_expired_tickets_are_dropped_and_the_key_expires_with_the_last(
     assert client.exists(PREFIX + ":lock:" + forgotten) == 0
 
 
-def test_returning_a_ticket_that_is_not_there_changes_nothing(server: PrivateRedis) -> None:
-    store, sender = atomic(server), conversation()
+def test_returning_a_ticket_that_is_not_there_changes_nothing(private_redis: PrivateRedis) -> None:
+    store, sender = atomic(private_redis), conversation()
     store.finish_serving(sender, 3)
-    assert rasas(server).get_lock(sender) is None
+    assert rasas(private_redis).get_lock(sender) is None
     store.issue_ticket(sender, 60)
     store.finish_serving(sender, 7)
-    assert [t.number for t in rasas(server).get_lock(sender).tickets] == [0]
+    assert [t.number for t in rasas(private_redis).get_lock(sender).tickets] == [0]
 
 
 @pytest.mark.asyncio
 async def test_messages_of_one_conversation_run_one_at_a_time_in_order(
-    server: PrivateRedis,
+    private_redis: PrivateRedis,
 ) -> None:
     # Two instances' stores, as behind nginx; each message sleeps while it
     # holds the lock, so any overlap would show in the log.
-    stores = (atomic(server), atomic(server))
+    stores = (atomic(private_redis), atomic(private_redis))
     sender, log = conversation(), []
 
     async def message(number: int) -> None:
@@ -168,12 +158,12 @@ async def test_messages_of_one_conversation_run_one_at_a_time_in_order(
         await asyncio.sleep(0)  # tickets in the order the messages came
     await asyncio.gather(*tasks)
     assert log == [(kind, n) for n in range(4) for kind in ("start", "end")]
-    assert rasas(server).get_lock(sender) is None
+    assert rasas(private_redis).get_lock(sender) is None
 
 
 @pytest.mark.asyncio
-async def test_an_uncontended_message_costs_two_round_trips(server: PrivateRedis) -> None:
-    store, sender = atomic(server), conversation()
+async def test_an_uncontended_message_costs_two_round_trips(private_redis: PrivateRedis) -> None:
+    store, sender = atomic(private_redis), conversation()
     commands: List[str] = []
     original = store.red.execute_command
 
@@ -186,12 +176,14 @@ async def test_an_uncontended_message_costs_two_round_trips(server: PrivateRedis
         assert lock.conversation_id == sender
         assert lock.now_serving == 0
     assert commands == ["EVALSHA", "EVALSHA"]
-    assert rasas(server).get_lock(sender) is None
+    assert rasas(private_redis).get_lock(sender) is None
 
 
 @pytest.mark.asyncio
-async def test_a_waiting_message_looks_again_at_the_poll_interval(server: PrivateRedis) -> None:
-    store, sender = atomic(server, poll_interval_s=0.02), conversation()
+async def test_a_waiting_message_looks_again_at_the_poll_interval(
+    private_redis: PrivateRedis,
+) -> None:
+    store, sender = atomic(private_redis, poll_interval_s=0.02), conversation()
     first_held = asyncio.Event()
     release = asyncio.Event()
 
@@ -213,29 +205,31 @@ async def test_a_waiting_message_looks_again_at_the_poll_interval(server: Privat
 
 @pytest.mark.asyncio
 async def test_a_ticket_that_expires_while_it_waits_raises_lock_error(
-    server: PrivateRedis,
+    private_redis: PrivateRedis,
 ) -> None:
-    store, sender = atomic(server, poll_interval_s=0.02), conversation()
+    store, sender = atomic(private_redis, poll_interval_s=0.02), conversation()
     assert store.issue_ticket(sender, 60) == 0  # held for longer than the next one lives
     started = time.perf_counter()
     with pytest.raises(LockError, match="ticket 1 expired while it waited"):
         async with store.lock(sender, lock_lifetime=0.1):
             pass  # pragma: no cover - never reached
     assert time.perf_counter() - started < 1  # Rasa's store would wait for ticket 0 (60 s)
-    assert [t.number for t in rasas(server).get_lock(sender).tickets] == [0]
+    assert [t.number for t in rasas(private_redis).get_lock(sender).tickets] == [0]
 
 
 @pytest.mark.asyncio
-async def test_an_error_inside_the_block_still_returns_the_ticket(server: PrivateRedis) -> None:
-    store, sender = atomic(server), conversation()
+async def test_an_error_inside_the_block_still_returns_the_ticket(
+    private_redis: PrivateRedis,
+) -> None:
+    store, sender = atomic(private_redis), conversation()
     with pytest.raises(RuntimeError, match="boom"):
         async with store.lock(sender):
             raise RuntimeError("boom")
-    assert rasas(server).get_lock(sender) is None
+    assert rasas(private_redis).get_lock(sender) is None
 
 
 def test_redis_down_raises_rather_than_letting_the_message_through(
-    server: PrivateRedis,
+    private_redis: PrivateRedis,
 ) -> None:
     config = EndpointConfig(url="127.0.0.1", port=free_port(), db=0, socket_timeout=0.5)
     store = AtomicRedisLockStore(config)
@@ -243,7 +237,7 @@ def test_redis_down_raises_rather_than_letting_the_message_through(
         store.issue_ticket(conversation(), 60)
 
 
-def test_the_poll_interval_must_be_positive(server: PrivateRedis) -> None:
-    assert atomic(server).poll_interval_s == DEFAULT_POLL_INTERVAL_S
+def test_the_poll_interval_must_be_positive(private_redis: PrivateRedis) -> None:
+    assert atomic(private_redis).poll_interval_s == DEFAULT_POLL_INTERVAL_S
     with pytest.raises(ValueError, match="poll_interval_s must be positive"):
-        atomic(server, poll_interval_s=0)
+        atomic(private_redis, poll_interval_s=0)

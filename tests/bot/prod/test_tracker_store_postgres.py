@@ -1,7 +1,6 @@
 """The production tracker store's round trips to a real PostgreSQL, recorded on the wire."""
 
 import asyncio
-import os
 import time
 import uuid
 from typing import Iterator, Tuple
@@ -10,66 +9,35 @@ import pytest
 import sqlalchemy
 from rasa.core.tracker_store import FailSafeTrackerStore
 from rasa.shared.core.events import ActionExecuted, BotUttered, UserUttered
-from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from bot.prod.tracker_store import SingleReadSQLTrackerStore, make_tracker_store_strict
 from tests.bot.prod.test_tracker_store import DOMAIN, Agent
 from tests.pg_statements import StatementRecorder
 
-POSTGRES_URL = make_url(
-    os.environ.get("ACTIONS_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
-)
 LOAD = "SELECT events.data FROM events WHERE events.sender_id = "
 INSERT = "INSERT INTO events (sender_id, type_name, timestamp, intent_name, action_name, data) "
 
 
-def postgres_running() -> bool:
-    try:
-        create_engine(POSTGRES_URL).connect().close()
-    except sqlalchemy.exc.OperationalError:
-        return False
-    return True
-
-
-pytestmark = pytest.mark.skipif(
-    not postgres_running(), reason=f"no PostgreSQL at {POSTGRES_URL.host}:{POSTGRES_URL.port}"
-)
-
-
-@pytest.fixture(scope="module")
-def database() -> Iterator[str]:
-    """A database of its own, dropped afterwards."""
-    name = f"trackers_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield name
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-
 @pytest.fixture
-def recorder() -> Iterator[StatementRecorder]:
-    proxy = StatementRecorder((POSTGRES_URL.host, POSTGRES_URL.port or 5432))
+def recorder(postgres_url: str) -> Iterator[StatementRecorder]:
+    proxy = StatementRecorder.in_front_of(postgres_url)
     yield proxy
     proxy.close()
 
 
 def strict_store(
-    database: str, recorder: StatementRecorder, ping_after_idle_s: float
+    postgres_url: str, recorder: StatementRecorder, ping_after_idle_s: float
 ) -> Tuple[SingleReadSQLTrackerStore, Agent]:
     """The store as production mode runs it: through the recorder, made strict."""
+    url = make_url(recorder.proxied(postgres_url))
     store = SingleReadSQLTrackerStore(
         DOMAIN,
         dialect="postgresql",
-        host="127.0.0.1",
-        port=recorder.port,
-        db=database,
-        username=POSTGRES_URL.username,
+        host=url.host,
+        port=url.port,
+        db=url.database,
+        username=url.username,
     )
     agent = Agent(FailSafeTrackerStore(store))
     make_tracker_store_strict(agent, ping_after_idle_s=ping_after_idle_s)
@@ -86,9 +54,9 @@ async def a_conversation(store: SingleReadSQLTrackerStore) -> str:
 
 @pytest.mark.asyncio
 async def test_a_message_costs_one_select_and_one_insert(
-    database: str, recorder: StatementRecorder
+    postgres_url: str, recorder: StatementRecorder
 ) -> None:
-    store, _ = strict_store(database, recorder, ping_after_idle_s=60)
+    store, _ = strict_store(postgres_url, recorder, ping_after_idle_s=60)
     sender = await a_conversation(store)
     recorder.clear()
 
@@ -111,9 +79,9 @@ async def test_a_message_costs_one_select_and_one_insert(
 
 @pytest.mark.asyncio
 async def test_a_connection_idle_for_a_while_is_pinged_first(
-    database: str, recorder: StatementRecorder
+    postgres_url: str, recorder: StatementRecorder
 ) -> None:
-    store, _ = strict_store(database, recorder, ping_after_idle_s=0.2)
+    store, _ = strict_store(postgres_url, recorder, ping_after_idle_s=0.2)
     sender = await a_conversation(store)
     await asyncio.sleep(0.3)
     recorder.clear()
@@ -127,9 +95,9 @@ async def test_a_connection_idle_for_a_while_is_pinged_first(
 
 @pytest.mark.asyncio
 async def test_connections_closed_by_a_restart_are_replaced_before_use(
-    database: str, recorder: StatementRecorder
+    postgres_url: str, recorder: StatementRecorder
 ) -> None:
-    store, _ = strict_store(database, recorder, ping_after_idle_s=0.2)
+    store, _ = strict_store(postgres_url, recorder, ping_after_idle_s=0.2)
     sender = await a_conversation(store)
     recorder.drop_connections()  # the database restarts
     time.sleep(0.3)
@@ -139,11 +107,11 @@ async def test_connections_closed_by_a_restart_are_replaced_before_use(
 
 @pytest.mark.asyncio
 async def test_within_the_idle_time_a_restart_fails_one_statement_then_recovers(
-    database: str, recorder: StatementRecorder
+    postgres_url: str, recorder: StatementRecorder
 ) -> None:
     # The case the idle ping leaves out (actions/db_connections.py): the
     # message is refused once, and the pool is renewed without anyone's help.
-    store, _ = strict_store(database, recorder, ping_after_idle_s=60)
+    store, _ = strict_store(postgres_url, recorder, ping_after_idle_s=60)
     sender = await a_conversation(store)
     recorder.drop_connections()
     with pytest.raises(sqlalchemy.exc.OperationalError):
