@@ -11,6 +11,8 @@ from pathlib import Path
 from typing import Mapping, Optional
 from urllib.parse import urlsplit
 
+from nlu_models import WEIGHT_PRECISIONS
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATA_DIR = PROJECT_ROOT / ".data"
 
@@ -27,16 +29,12 @@ def _get_bool(environ: Mapping[str, str], name: str, default: bool) -> bool:
     raise ValueError(f"{name} must be a boolean (true/false), got {raw!r}")
 
 
-MODEL_WEIGHTS = ("fp32", "fp16", "int8")
-"""Precisions of linear weights: nlu_models.inference.WEIGHT_PRECISIONS, without torch."""
-
-
 def _get_weights(environ: Mapping[str, str], name: str, default: str) -> str:
     raw = environ.get(name, "").strip().lower()
     if not raw:
         return default
-    if raw not in MODEL_WEIGHTS:
-        raise ValueError(f"{name} must be one of {', '.join(MODEL_WEIGHTS)}, got {raw!r}")
+    if raw not in WEIGHT_PRECISIONS:
+        raise ValueError(f"{name} must be one of {', '.join(WEIGHT_PRECISIONS)}, got {raw!r}")
     return raw
 
 

@@ -7,11 +7,16 @@ intent classifier, the sentiment model and the recommender's query vectors use
 it; docs/benchmarks.md, "Load").
 """
 
+import logging
 import warnings
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from nlu_models import WEIGHT_PRECISIONS
+
+logger = logging.getLogger(__name__)
 
 
 def mean_pooled(hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
@@ -75,16 +80,6 @@ def freeze_trace(
     return torch.jit.freeze(traced.eval())
 
 
-WEIGHT_PRECISIONS = ("fp32", "fp16", "int8")
-"""Precisions of a model's linear weights at inference on the CPU.
-
-``fp32`` as trained; ``fp16`` weights rounded to half precision, arithmetic in
-fp32 (fbgemm's fp16 GEMM: probabilities within about 1e-3 of fp32's, three to
-four times faster on short texts); ``int8`` weights and activations quantised
-per call (faster still, but it moves probabilities by up to about 0.1).
-"""
-
-
 def supports_weights(precision: str) -> bool:
     """Whether this torch build runs linear layers with ``precision`` weights on the CPU.
 
@@ -100,12 +95,20 @@ def supports_weights(precision: str) -> bool:
     return False
 
 
+def runnable_weights(precision: str, model: str) -> str:
+    """``precision`` if this CPU can run it, else fp32 with a warning naming ``model``."""
+    if supports_weights(precision):
+        return precision
+    logger.warning("This CPU cannot run %s weights; %s stays fp32.", precision, model)
+    return "fp32"
+
+
 def with_linear_weights(module: nn.Module, precision: str) -> nn.Module:
     """``module`` with its linear layers swapped for dynamic ones of ``precision``.
 
     Args:
         module: A model in evaluation mode, on the CPU.
-        precision: One of :data:`WEIGHT_PRECISIONS`; ``fp32`` returns ``module``.
+        precision: One of :data:`nlu_models.WEIGHT_PRECISIONS`; ``fp32`` returns ``module``.
 
     Returns:
         A new module (``quantize_dynamic`` copies), or ``module`` for fp32.

@@ -26,7 +26,7 @@ import numpy as np
 
 from nlu_models import sentiment_fusion
 from nlu_models.checkpoints import resolve_checkpoint
-from nlu_models.inference import supports_weights
+from nlu_models.inference import runnable_weights
 from nlu_models.sentiment_data import LABELS, load_training_corpus, normalize_tweet
 from nlu_models.sentiment_fusion import FUSION_FILE, FusionHead
 from nlu_models.text_classifier import (
@@ -144,17 +144,12 @@ class TransformerSentimentModel:
             directory: The model folder.
             device: Where to run it.
             weights: Precision of its linear layers' weights on the CPU
-                (:data:`nlu_models.inference.WEIGHT_PRECISIONS`); a precision
+                (:data:`nlu_models.WEIGHT_PRECISIONS`); a precision
                 this CPU cannot run falls back to fp32, with a warning.
         """
         classifier = TransformerTextClassifier.load(directory, device)
         if weights != "fp32" and classifier.device.type == "cpu":
-            if supports_weights(weights):
-                classifier.quantize(weights)
-            else:
-                logger.warning(
-                    "This CPU cannot run %s weights; the sentiment model stays fp32.", weights
-                )
+            classifier.quantize(runnable_weights(weights, "the sentiment model"))
         classifier.compile()
         return cls(classifier)
 
@@ -213,7 +208,7 @@ def load_sentiment_model(directory: Optional[Path] = None, weights: str = "fp32"
     Args:
         directory: Where :func:`train` saved the model; ``models/sentiment`` by default.
         weights: Precision of the fine-tuned encoder's linear weights
-            (:data:`nlu_models.inference.WEIGHT_PRECISIONS`).
+            (:data:`nlu_models.WEIGHT_PRECISIONS`).
     """
     directory = Path(directory or DEFAULT_MODEL_DIR)
     if (directory / "classifier.json").is_file():

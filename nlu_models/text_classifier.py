@@ -307,7 +307,7 @@ class TransformerTextClassifier:
         Drops a compiled graph (:meth:`compile`); compile again afterwards.
 
         Args:
-            weights: ``int8`` or ``fp16`` (:data:`nlu_models.inference.WEIGHT_PRECISIONS`;
+            weights: ``int8`` or ``fp16`` (:data:`nlu_models.WEIGHT_PRECISIONS`;
                 ``fp32`` changes nothing).
 
         Raises:

@@ -27,7 +27,8 @@ from typing import Any, Callable, Mapping, Optional, Protocol, Sequence, runtime
 import numpy as np
 
 from actions.catalogue_record import ProductRecord
-from actions.settings import MODEL_WEIGHTS, get_settings
+from actions.settings import get_settings
+from nlu_models import WEIGHT_PRECISIONS
 
 logger = logging.getLogger(__name__)
 
@@ -108,11 +109,17 @@ class _CompiledSentenceModel:
     """
 
     def __init__(self, model: Any, weights: str = "fp32") -> None:
-        from nlu_models.inference import SentenceEncoder, freeze_trace, with_linear_weights
+        from nlu_models.inference import (
+            SentenceEncoder,
+            freeze_trace,
+            runnable_weights,
+            with_linear_weights,
+        )
 
         self._tokenize = model.tokenize
         example = self._tokenize(["Hi", "Wireless headphones under 200 euros"])
-        encoder = with_linear_weights(SentenceEncoder(model[0].auto_model).eval(), weights)
+        encoder = SentenceEncoder(model[0].auto_model).eval()
+        encoder = with_linear_weights(encoder, runnable_weights(weights, "the query encoder"))
         self._graph = freeze_trace(encoder, example["input_ids"], example["attention_mask"])
 
     @staticmethod
@@ -163,7 +170,7 @@ class MiniLMEmbedder:
         torchscript: Embed through a frozen TorchScript graph of the model when it
             runs on the CPU (the same vectors, less time per query).
         weights: Precision of the graph's linear weights
-            (:data:`nlu_models.inference.WEIGHT_PRECISIONS`): ``fp16`` gives
+            (:data:`nlu_models.WEIGHT_PRECISIONS`): ``fp16`` gives
             vectors within about 1e-4 of fp32's in a third of the time; a
             precision this CPU cannot run, or a model that is not compiled,
             stays fp32 (with a warning).
@@ -186,8 +193,9 @@ class MiniLMEmbedder:
     ) -> None:
         if torch_threads is not None and torch_threads < 1:
             raise ValueError(f"torch_threads must be at least 1, got {torch_threads}")
-        if weights not in MODEL_WEIGHTS:
-            raise ValueError(f"weights must be one of {', '.join(MODEL_WEIGHTS)}, got {weights!r}")
+        if weights not in WEIGHT_PRECISIONS:
+            known = ", ".join(WEIGHT_PRECISIONS)
+            raise ValueError(f"weights must be one of {known}, got {weights!r}")
         self._weights = weights
         self._model_path = model_path
         self._batch_size = batch_size
@@ -241,19 +249,11 @@ class MiniLMEmbedder:
                     set_torch_threads(self._torch_threads)
                 model = self._model_factory(str(path), self._device)
                 if self._torchscript and _CompiledSentenceModel.supports(model):
-                    self._compiled = _CompiledSentenceModel(model, self._usable_weights())
+                    self._compiled = _CompiledSentenceModel(model, self._weights)
                 elif self._weights != "fp32":
                     logger.warning("Query vectors stay fp32: the model is not compiled.")
                 self._model = model
             return self._model
-
-    def _usable_weights(self) -> str:
-        from nlu_models.inference import supports_weights
-
-        if supports_weights(self._weights):
-            return self._weights
-        logger.warning("This CPU cannot run %s weights; query vectors stay fp32.", self._weights)
-        return "fp32"
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         """Embed texts with MiniLM (blocking; loads the model on first use).

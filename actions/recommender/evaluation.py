@@ -109,6 +109,7 @@ from actions.recommender.ranking import DEFAULT_WEIGHTS, Weights
 from actions.recommender.refinements import wants_only_brands
 from actions.recommender.service import Recommender
 from actions.settings import Settings
+from nlu_models import WEIGHT_PRECISIONS
 
 __all__ = [
     "EVAL_FILE",
@@ -335,7 +336,7 @@ def main(argv: Optional[Sequence[str]] = None, *, embedder: Optional[Embedder] =
     )
     parser.add_argument(
         "--weights",
-        choices=["fp32", "fp16", "int8"],
+        choices=WEIGHT_PRECISIONS,
         help="precision of the encoder's linear weights; default: ASSISTANT_RECOMMENDER_WEIGHTS",
     )
     args = parser.parse_args(argv)

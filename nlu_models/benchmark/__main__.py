@@ -7,6 +7,8 @@ import sys
 from pathlib import Path
 from typing import List, Optional
 
+from nlu_models import WEIGHT_PRECISIONS
+
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
@@ -73,7 +75,7 @@ def _parser() -> argparse.ArgumentParser:
     sentiment.add_argument(
         "--weights",
         nargs="+",
-        choices=["fp32", "fp16", "int8"],
+        choices=WEIGHT_PRECISIONS,
         default=["fp32"],
         help="precisions of the linear weights to measure (fp32 always is)",
     )
