@@ -18,10 +18,13 @@
  * shown yet, once: an agent's line as above (its key is "ticket:message"),
  * any other message by handing rasa-webchat the payloads it was emitted as
  * that were not shown. A payload counts as shown if one with the same hash
- * was shown at most MATCH_MS apart: Rasa stamps the replies of the slot
- * mapping action (the handoff turn monitor's) anew after emitting them, so
- * the inbox's "at" of such a message is slightly later than the emitted one.
- * The keys are kept in the same storage as the conversation. A state saved
+ * was shown live at the same time or, failing that, at most MATCH_MS apart:
+ * Rasa stamps the replies of the slot mapping action (the handoff turn
+ * monitor's) anew after emitting them, so the inbox's "at" of such a message
+ * is slightly later than the emitted one. Each key shown live matches one
+ * inbox payload only, so a repeat seconds later (the same greeting twice) is
+ * still caught up. The keys are kept in the same storage as the conversation
+ * until the inbox has passed them. A state saved
  * by an older version of this script, or none, has no version: the first
  * catch-up then marks the bot's messages as shown without showing them
  * (rasa-webchat's history has them, or they were lost before this version).
@@ -165,7 +168,11 @@
       return;
     }
     if (key) {
-      if (matchIn(caughtUp, key)) return; // already shown from the inbox
+      var index = matchIndex(caughtUp, key, false);
+      if (index !== -1) {
+        caughtUp.splice(index, 1); // already shown from the inbox
+        return;
+      }
       remember(key);
     }
     var marker = handoffOf(payload);
@@ -198,15 +205,17 @@
     return at + " " + (hash >>> 0).toString(36);
   }
 
-  // Whether keys has one for the same payload at most MATCH_MS from key's time.
-  function matchIn(keys, key, except) {
+  // The index in keys of the same payload at key's time (exact) or at most
+  // MATCH_MS from it; -1 if none.
+  function matchIndex(keys, key, exact) {
     var space = key.indexOf(" ");
     var time = Date.parse(key.slice(0, space));
     var hash = key.slice(space);
-    return keys.some(function (other) {
-      if (other === key) return !(except && except.has(other));
-      if (other.slice(other.indexOf(" ")) !== hash || (except && except.has(other))) return false;
-      return Math.abs(Date.parse(other.slice(0, other.indexOf(" "))) - time) <= MATCH_MS;
+    return keys.findIndex(function (other) {
+      if (exact || other === key) return other === key;
+      var at = other.indexOf(" ");
+      if (at === -1 || other.slice(at) !== hash) return false;
+      return Math.abs(Date.parse(other.slice(0, at)) - time) <= MATCH_MS;
     });
   }
 
@@ -314,12 +323,16 @@
         return;
       }
       if (session !== sessionId) return;
-      var answer = new Set();
-      messages.forEach(function (message) {
-        fromInbox(message, baseline, answer);
+      var entries = messages.map(entryOf);
+      confirmShownLive(entries);
+      entries.forEach(function (entry) {
+        showMissed(entry, baseline);
       });
       var done = messages.length < INBOX_PAGE;
-      if (messages.length) state.after = messages[messages.length - 1].at;
+      if (messages.length) {
+        state.after = messages[messages.length - 1].at;
+        forgetPassed(state.after);
+      }
       if (done) state.version = STATE_VERSION;
       if (messages.length || baseline) saveState();
       if (done) return;
@@ -339,32 +352,68 @@
     });
   }
 
-  // answer: the keys of the payloads met in this inbox answer: a message may
-  // repeat a payload, and so may the next one.
-  function fromInbox(message, baseline, answer) {
+  // An inbox message: an agent's line (marker), or the bot's payloads, each with
+  // its key and whether it was shown live (seen, set by confirmShownLive).
+  function entryOf(message) {
     var marker = handoffOf(message.custom && message.custom.data);
-    if (marker) {
-      if (isShown(keyOf(marker))) return;
-      flush();
-      show(marker, message.text.trim().split("\n\n"));
-      return;
-    }
-    if (!Array.isArray(message.payloads)) return;
-    var missed = [];
-    message.payloads.forEach(function (payload) {
+    if (marker) return { message: message, marker: marker, payloads: [] };
+    var payloads = [];
+    (Array.isArray(message.payloads) ? message.payloads : []).forEach(function (payload) {
       if (!payload || typeof payload !== "object") return;
       var copy = Object.assign({}, payload);
       delete copy.at;
-      var key = payloadKey(message.at, copy);
-      if (matchIn(state.shown, key, answer)) return;
-      answer.add(key);
-      remember(key);
-      if (!baseline) caughtUp.push(key);
-      missed.push(copy);
+      payloads.push({ payload: copy, key: payloadKey(message.at, copy), seen: false });
+    });
+    return { message: message, marker: null, payloads: payloads };
+  }
+
+  // Each key of a payload shown live stands for one inbox payload, which takes it
+  // out of state.shown: the same greeting pushed again a second later is then
+  // not taken for the one shown live. Same times first, then MATCH_MS apart.
+  function confirmShownLive(entries) {
+    var payloads = [];
+    entries.forEach(function (entry) {
+      payloads.push.apply(payloads, entry.payloads);
+    });
+    [true, false].forEach(function (exact) {
+      payloads.forEach(function (item) {
+        if (item.seen) return;
+        var index = matchIndex(state.shown, item.key, exact);
+        if (index === -1) return;
+        state.shown.splice(index, 1);
+        item.seen = true;
+      });
+    });
+  }
+
+  // baseline: only agents' lines (see the header).
+  function showMissed(entry, baseline) {
+    if (entry.marker) {
+      if (isShown(keyOf(entry.marker))) return;
+      flush();
+      show(entry.marker, entry.message.text.trim().split("\n\n"));
+      return;
+    }
+    var missed = entry.payloads.filter(function (item) {
+      return !item.seen;
     });
     if (baseline || !missed.length) return;
     flush();
-    missed.forEach(deliver);
+    missed.forEach(function (item) {
+      caughtUp.push(item.key);
+      deliver(item.payload);
+    });
+  }
+
+  // The inbox has answered up to `after`: a payload shown live more than
+  // MATCH_MS before it that no answer matched never will be (its message was
+  // stored out of order); agents' keys ("ticket:message") stay.
+  function forgetPassed(after) {
+    var limit = Date.parse(after) - MATCH_MS;
+    state.shown = state.shown.filter(function (key) {
+      var space = key.indexOf(" ");
+      return space === -1 || !(Date.parse(key.slice(0, space)) < limit);
+    });
   }
 
   // -- what has been shown ---------------------------------------------------------

@@ -326,16 +326,9 @@ test("the bot's messages missed while disconnected are shown from the inbox, onc
   ]);
   assert.deepEqual(
     stateOf(saved, "sess-7"),
-    current(
-      [
-        key(T1, { text: "Shown live before" }),
-        key(T2, { text: "Here you go.", quick_replies: [] }),
-        key(T2, { text: "Pick one", quick_replies: QR }),
-        key(T2, { attachment: CARDS }),
-        "3:7",
-      ],
-      { after: T3, agents: { 3: "Dana" } },
-    ),
+    // The live key is matched, the caught-up payloads are behind "after": only
+    // the agent's line is kept.
+    current(["3:7"], { after: T3, agents: { 3: "Dana" } }),
   );
   assert.equal(fetched[1], "https://chat.example/webhooks/rest/inbox/sess-7?include=all&after=" + encodeURIComponent(T3));
 });
@@ -372,7 +365,7 @@ test("a state of the previous version does not replay the history; later misses 
   );
   assert.deepEqual(
     stateOf(saved, "sess-9"),
-    current(["3:7", key(T1, { text: "Old greeting" }), "3:8"], { after: T2, agents: { 3: "Dana" } }),
+    current(["3:7", "3:8"], { after: T2, agents: { 3: "Dana" } }),
   );
   await wait(2000 + 200); // the second look: now on the current version
   assert.deepEqual(plain(shown[2]), { text: "Missed bot line" });
@@ -444,4 +437,76 @@ test("the payloads of a message not shown live are caught up, repeats too", asyn
   socket.receive("session_confirm", "sess-13");
   await wait(50);
   assert.deepEqual(plain(shown), [{ text: "Two" }, { text: "One" }, { text: "Ok" }, { text: "Ok" }]);
+});
+
+// -- the same payload twice within seconds (a greeting pushed again, "Ok" twice) -----------
+
+const SECONDS = (at, s) => new Date(Date.parse(at) + s * 1000).toISOString().replace("Z", "+00:00");
+const GREETING = { text: "Hey, good to see you!" };
+
+test("a repeat missed within seconds of the same payload shown live is caught up", async () => {
+  const LATER = SECONDS(T1, 3);
+  const inbox = [
+    {
+      messages: [
+        botLine(GREETING.text, T1, [{ ...GREETING, at: T1 }]),
+        botLine(GREETING.text, LATER, [{ ...GREETING, at: LATER }]),
+      ],
+    },
+  ];
+  const storage = { "support-widget.handoff.sess-14": JSON.stringify(current([key(T1, GREETING)])) };
+  const { socket, shown, storage: saved } = load({ inbox, storage });
+  socket.receive("session_confirm", "sess-14");
+  await wait(50);
+  assert.deepEqual(plain(shown), [GREETING]);
+  // The live key was matched by the inbox: it cannot match a later message again.
+  assert.deepEqual(stateOf(saved, "sess-14"), current([], { after: LATER }));
+});
+
+test("a repeat missed in a later inbox answer is caught up too", async () => {
+  const LATER = SECONDS(T1, 3);
+  const inbox = [
+    { messages: [botLine(GREETING.text, T1, [{ ...GREETING, at: T1 }])] },
+    { messages: [botLine(GREETING.text, LATER, [{ ...GREETING, at: LATER }])] },
+  ];
+  const storage = { "support-widget.handoff.sess-15": JSON.stringify(current([])) };
+  const { socket, shown } = load({ inbox, storage });
+  socket.receive("session_confirm", "sess-15");
+  await wait(50);
+  assert.deepEqual(plain(shown), [GREETING]);
+  await wait(2000 + 200); // the second look
+  assert.deepEqual(plain(shown), [GREETING, GREETING]);
+});
+
+test("an exact match is preferred: the earlier of two repeats, missed, is shown", async () => {
+  const LATER = SECONDS(T1, 3);
+  const inbox = [
+    {
+      messages: [
+        botLine(GREETING.text, T1, [{ ...GREETING, at: T1 }]),
+        botLine(GREETING.text, LATER, [{ ...GREETING, at: LATER }]),
+      ],
+    },
+  ];
+  const storage = { "support-widget.handoff.sess-16": JSON.stringify(current([key(LATER, GREETING)])) };
+  const { socket, shown } = load({ inbox, storage });
+  socket.receive("session_confirm", "sess-16");
+  await wait(50);
+  assert.deepEqual(plain(shown), [GREETING]);
+});
+
+test("live keys the inbox has passed are dropped from the saved state", async () => {
+  const storage = {
+    "support-widget.handoff.sess-17": JSON.stringify(
+      current([key(T1, { text: "Stored out of order" }), "3:7", key(T3, { text: "Not read yet" })]),
+    ),
+  };
+  const inbox = [{ messages: [botLine("Other", T2, [{ text: "Other", at: T2 }])] }];
+  const { socket, storage: saved } = load({ inbox, storage });
+  socket.receive("session_confirm", "sess-17");
+  await wait(50);
+  assert.deepEqual(
+    stateOf(saved, "sess-17"),
+    current(["3:7", key(T3, { text: "Not read yet" })], { after: T2 }),
+  );
 });
