@@ -26,8 +26,6 @@ from bot.channels.socketio import (
 )
 from tests.bot.channels.harness import FakeAgent, serve
 
-pytestmark = pytest.mark.asyncio
-
 T0 = datetime(2025, 3, 14, 10, 2, 3, 120000, tzinfo=timezone.utc).timestamp()
 AT = "2025-03-14T10:02:03.120000+00:00"
 
@@ -82,6 +80,7 @@ async def widget_on(channel: SocketIOInput, agent: FakeAgent) -> AsyncIterator[T
             await widget.http.close()
 
 
+@pytest.mark.asyncio
 async def test_a_message_reaches_the_bot_and_the_reply_the_widget() -> None:
     agent = FakeAgent()
     async with widget_on(make_channel(), agent) as (widget, _):
@@ -91,6 +90,7 @@ async def test_a_message_reaches_the_bot_and_the_reply_the_widget() -> None:
     assert widget.texts() == ["echo: hello"]
 
 
+@pytest.mark.asyncio
 async def test_malformed_events_are_ignored_and_logged(caplog: pytest.LogCaptureFixture) -> None:
     agent = FakeAgent()
     async with widget_on(make_channel(), agent) as (widget, _):
@@ -125,6 +125,7 @@ async def test_malformed_events_are_ignored_and_logged(caplog: pytest.LogCapture
     assert [data for event, data in widget.received if event == "session_confirm"] == ["s1"]
 
 
+@pytest.mark.asyncio
 async def test_messages_over_the_limits_do_not_reach_the_bot_and_are_explained() -> None:
     channel = make_channel()
     settings = ChannelLimitSettings(rate_per_minute=1, burst=3, max_message_chars=20)
@@ -144,6 +145,7 @@ async def test_messages_over_the_limits_do_not_reach_the_bot_and_are_explained()
     ]
 
 
+@pytest.mark.asyncio
 async def test_engine_io_announces_and_applies_the_body_cap() -> None:
     async with widget_on(make_channel(), FakeAgent()) as (widget, root):
         url = f"{root}/socket.io/?EIO=4&transport=polling"
@@ -197,6 +199,7 @@ CARDS = {
 }
 
 
+@pytest.mark.asyncio
 async def test_every_payload_of_a_bot_message_has_its_event_time() -> None:
     sio = RecordingServer()
     event = BotUttered(
@@ -238,6 +241,7 @@ async def test_every_payload_of_a_bot_message_has_its_event_time() -> None:
     assert event.data["custom"] == {"data": {"handoff": {"ticket_id": 3, "message_id": 7}}}
 
 
+@pytest.mark.asyncio
 async def test_texts_without_a_message_and_the_next_message_have_no_stale_time() -> None:
     sio = RecordingServer()
     output = KeyedSocketIOOutput(sio, "bot_uttered")
@@ -251,6 +255,7 @@ async def test_texts_without_a_message_and_the_next_message_have_no_stale_time()
     ]
 
 
+@pytest.mark.asyncio
 async def test_socketio_payloads_are_what_the_channel_emits() -> None:
     message = BotUttered(
         "Hi\n\nthere", data={"custom": {"data": {"kind": "card"}}}, timestamp=T0
@@ -266,6 +271,7 @@ async def test_socketio_payloads_are_what_the_channel_emits() -> None:
     assert await socketio_payloads(broken) == [{"text": "Look", "at": AT}]
 
 
+@pytest.mark.asyncio
 async def test_the_output_channel_for_rasas_http_api_is_keyed() -> None:
     channel = make_channel()
     with pytest.warns(UserWarning, match="SocketIO output channel cannot be recreated"):
@@ -284,6 +290,7 @@ def timed(message: Any) -> List[Dict[str, Any]]:
     return [{"text": f"echo: {message.text}", "timestamp": T0}]
 
 
+@pytest.mark.asyncio
 async def test_replies_and_pushed_messages_reach_the_widget_with_their_time() -> None:
     channel = make_channel()
     agent = FakeAgent(timed)

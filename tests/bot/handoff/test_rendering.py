@@ -15,7 +15,6 @@ from bot.handoff.store import HandoffStore
 from tests.bot.handoff.support import NOW, Service, detail, wait_for
 
 Start = Callable[..., Awaitable[Service]]
-pytestmark = pytest.mark.asyncio
 
 EMAIL, PHONE, CARD = "jane.doe@example.com", "+43 664 1234567", "4111 1111 1111 1111"
 
@@ -34,6 +33,7 @@ def pii_request() -> HandoffRequest:
     )
 
 
+@pytest.mark.asyncio
 async def test_agents_see_customer_data_masked_and_their_own_lines_as_written(
     start_service: Start,
     database: Database,
@@ -92,6 +92,7 @@ async def test_agents_see_customer_data_masked_and_their_own_lines_as_written(
         assert CARD in trail
 
 
+@pytest.mark.asyncio
 async def test_a_live_event_shows_the_message_masked(
     start_service: Start,
     database: Database,
