@@ -30,10 +30,29 @@ its publisher confirm awaited), but
   debug logging is on.
 
 A failed event is kept for republishing, as Rasa's broker does.
+
+Rasa's broker holds every event it has not published yet in memory, without a
+limit: the publishes waiting for their turn (under sustained saturation they
+pile up faster than they go out) and the failed ones kept for when RabbitMQ is
+back. This one holds at most ``max_held_events`` (``max_held_events:`` in the
+endpoint's configuration): beyond that, an event is not published, which is
+logged as an error (``pika.events.dropped``, once when it starts and once,
+with how many and their time range, when there is room again). Nothing is lost
+for good: the tracker store has every event, and ``rasa export`` with the
+logged ``--minimum-timestamp`` and ``--maximum-timestamp`` publishes them
+again. The customers' conversations never wait for the broker. With
+``raise_on_failure``, which ``rasa export`` sets, there is no limit, as in
+Rasa's broker: the export stops at the first failure, naming the timestamp to
+go on from. Closing waits for the publishes under way while they make
+progress (Rasa's broker closes the connection under them).
 """
 
+import asyncio
 import logging
+import math
 import zlib
+from collections import deque
+from dataclasses import dataclass
 from typing import Any, Dict, List, Optional
 
 import structlog
@@ -43,6 +62,34 @@ from rasa.shared.core.events import remove_parse_data
 
 structlogger = structlog.get_logger()
 
+MAX_HELD_EVENTS = 20_000
+"""Events waiting to be published, or kept after a failure, at most (per instance)."""
+
+RESUME_BELOW = 0.9
+"""After dropping, publishing resumes once fewer than this share of the limit is held."""
+
+CLOSE_WAIT_S = 10.0
+"""How long closing waits for the publishes under way."""
+
+
+@dataclass
+class DroppedEvents:
+    """The events not published since the broker last had room."""
+
+    count: int = 0
+    first_timestamp: Optional[float] = None
+    last_timestamp: Optional[float] = None
+
+    def add(self, event: Dict[str, Any]) -> None:
+        """Count ``event`` and widen the time range by its timestamp."""
+        self.count += 1
+        timestamp = event.get("timestamp")
+        if isinstance(timestamp, (int, float)):
+            if self.first_timestamp is None or timestamp < self.first_timestamp:
+                self.first_timestamp = float(timestamp)
+            if self.last_timestamp is None or timestamp > self.last_timestamp:
+                self.last_timestamp = float(timestamp)
+
 
 class LeanPikaEventBroker(PikaEventBroker):
     """Rasa's ``PikaEventBroker``, publishing on several channels without waiting turns."""
@@ -50,10 +97,96 @@ class LeanPikaEventBroker(PikaEventBroker):
     CHANNELS = 4
     """Channels the conversations are spread over."""
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        """Takes Rasa's ``PikaEventBroker`` arguments."""
+    def __init__(self, *args: Any, max_held_events: int = MAX_HELD_EVENTS, **kwargs: Any) -> None:
+        """Takes Rasa's ``PikaEventBroker`` arguments.
+
+        Args:
+            *args: Rasa's positional arguments (host, username, password).
+            max_held_events: Events held in memory at most, waiting to be
+                published or kept after a failure; more are dropped and logged.
+            **kwargs: Rasa's keyword arguments.
+
+        Raises:
+            ValueError: ``max_held_events`` is not a positive whole number (an
+                environment variable substituted in the YAML is a string of one).
+        """
+        limit = _positive_whole_number(max_held_events)
         super().__init__(*args, **kwargs)
+        self.max_held_events = limit
+        self._unpublished_events = deque(self._unpublished_events, maxlen=limit)
         self._channels: List[AbstractRobustChannel] = []
+        self._dropped: Optional[DroppedEvents] = None
+
+    @property
+    def held_events(self) -> int:
+        """Events waiting to be published or kept for republishing."""
+        return len(self._background_tasks) + len(self._unpublished_events)
+
+    def publish(self, event: Dict[str, Any], headers: Optional[Dict[str, str]] = None) -> None:
+        """Publish ``event`` in the background, as Rasa does, if fewer than the limit are held.
+
+        Args:
+            event: The serialised event.
+            headers: Message headers, as for Rasa's broker.
+        """
+        held = self.held_events
+        if self._dropped is not None and held < self.max_held_events * RESUME_BELOW:
+            self._log_dropped(self._dropped)
+            self._dropped = None
+        if self._dropped is None and held >= self.max_held_events and not self.raise_on_failure:
+            self._dropped = DroppedEvents()
+            structlogger.error(
+                "pika.events.dropped",
+                event_info=(
+                    f"{held} events are waiting to be published; more are not published "
+                    "until there is room (the tracker store keeps them)"
+                ),
+                max_held_events=self.max_held_events,
+                host=self.host,
+            )
+        if self._dropped is not None:
+            self._dropped.add(event)
+            return
+        super().publish(event, headers)
+
+    def _log_dropped(self, dropped: DroppedEvents) -> None:
+        # rasa export's maximum is exclusive: the next float after the last one.
+        last = dropped.last_timestamp
+        maximum = math.nextafter(last, math.inf) if last is not None else None
+        structlogger.error(
+            "pika.events.dropped",
+            event_info=(
+                f"{dropped.count} events were not published; publish them again from "
+                "the tracker store with rasa export --minimum-timestamp "
+                f"{dropped.first_timestamp} --maximum-timestamp {maximum}"
+            ),
+            dropped=dropped.count,
+            minimum_timestamp=dropped.first_timestamp,
+            maximum_timestamp=maximum,
+            host=self.host,
+        )
+
+    async def close(self) -> None:
+        """Close as Rasa does, once the publishes under way are done.
+
+        Rasa's broker closes the connection under them, losing their events.
+        This waits while they make progress, giving up after ``CLOSE_WAIT_S``
+        without any, and logs what was dropped, if anything.
+        """
+        while self._background_tasks:
+            waiting = len(self._background_tasks)
+            await asyncio.wait(set(self._background_tasks), timeout=CLOSE_WAIT_S)
+            if len(self._background_tasks) >= waiting:
+                structlogger.error(
+                    "pika.events.close.unfinished",
+                    event_info=f"{waiting} events were still being published",
+                    host=self.host,
+                )
+                break
+        if self._dropped is not None:
+            self._log_dropped(self._dropped)
+            self._dropped = None
+        await super().close()
 
     async def connect(self) -> None:
         """Connect as Rasa does (one channel, the exchange, the queues), then open the others."""
@@ -115,3 +248,10 @@ def _debug_logging() -> bool:
     # Rasa sets structlog's level and the "rasa" logger's from one setting
     # (rasa.utils.log_utils.configure_structlog, rasa.utils.common.set_log_level).
     return logging.getLogger("rasa").isEnabledFor(logging.DEBUG)
+
+
+def _positive_whole_number(value: Any) -> int:
+    text = str(value).strip() if isinstance(value, (int, str)) else ""
+    if isinstance(value, bool) or not text.isdigit() or int(text) < 1:
+        raise ValueError(f"max_held_events must be a whole number of at least 1, got {value!r}")
+    return int(text)

@@ -72,6 +72,10 @@ class ProductionSettings:
             ``RABBITMQ_QUEUE``; "rasa_events".
         rabbitmq_exchange: The fanout exchange the queue is bound to.
             ``RABBITMQ_EXCHANGE``; "rasa-exchange".
+        rabbitmq_max_held_events: Events each Rasa instance holds in memory at
+            most while they wait to be published (more are dropped, logged,
+            and kept by the tracker store; bot/prod/event_broker.py).
+            ``RABBITMQ_MAX_HELD_EVENTS``; 20000.
         run_dir: Generated configuration, pid files and nginx's temporary
             files. ``PROD_RUN_DIR``; ".data/prod".
         log_dir: One log file per process. ``PROD_LOG_DIR``; "logs/prod".
@@ -110,6 +114,7 @@ class ProductionSettings:
     rabbitmq_password: str = "guest"
     rabbitmq_queue: str = "rasa_events"
     rabbitmq_exchange: str = "rasa-exchange"
+    rabbitmq_max_held_events: int = 20_000
     run_dir: Path = PROJECT_ROOT / ".data" / "prod"
     log_dir: Path = PROJECT_ROOT / "logs" / "prod"
     start_timeout_s: int = 300
@@ -199,6 +204,9 @@ class ProductionSettings:
             rabbitmq_password=environ.get("RABBITMQ_PASSWORD", "guest"),
             rabbitmq_queue=_get_str(environ, "RABBITMQ_QUEUE") or "rasa_events",
             rabbitmq_exchange=_get_str(environ, "RABBITMQ_EXCHANGE") or "rasa-exchange",
+            rabbitmq_max_held_events=_get_int(
+                environ, "RABBITMQ_MAX_HELD_EVENTS", 20_000, minimum=1
+            ),
             run_dir=_get_path(environ, "PROD_RUN_DIR", PROJECT_ROOT / ".data" / "prod"),
             log_dir=_get_path(environ, "PROD_LOG_DIR", PROJECT_ROOT / "logs" / "prod"),
             start_timeout_s=_get_int(environ, "PROD_START_TIMEOUT_S", 300, minimum=10),

@@ -74,6 +74,7 @@ def child_environment(settings: ProductionSettings, base: Mapping[str, str]) -> 
             "RABBITMQ_PASSWORD": settings.rabbitmq_password,
             "RABBITMQ_QUEUE": settings.rabbitmq_queue,
             "RABBITMQ_EXCHANGE": settings.rabbitmq_exchange,
+            "RABBITMQ_MAX_HELD_EVENTS": str(settings.rabbitmq_max_held_events),
             "CHANNEL_RATE_REDIS_URL": base.get("CHANNEL_RATE_REDIS_URL") or settings.redis_url,
             "HANDOFF_RASA_URL": settings.public_url,
             "HANDOFF_RASA_TOKEN": settings.rasa_auth_token,

@@ -12,6 +12,7 @@ from typing import Any, Dict, Iterator, List, Type
 
 import aio_pika
 import pytest
+import structlog.testing
 from rasa.core.brokers.pika import PikaEventBroker
 from rasa.shared.core.events import ActionExecuted, BotUttered, SlotSet, UserUttered
 
@@ -222,3 +223,134 @@ async def test_a_burst_goes_out_in_fewer_turns_and_conversations_stay_in_order(
     for sender in {event["sender_id"] for event in events}:
         sent = [e["name"] for e in events if e["sender_id"] == sender]
         assert [e["name"] for e in ours_received if e["sender_id"] == sender] == sent
+
+
+# -- at most max_held_events in memory; closing finishes what is under way -----------
+
+
+def numbered(count: int) -> List[Dict[str, Any]]:
+    return [
+        {"sender_id": "ana", "event": "action", "name": f"step-{i}", "timestamp": 100.0 + i}
+        for i in range(count)
+    ]
+
+
+async def connected(names: Dict[str, str], **kwargs: Any) -> LeanPikaEventBroker:
+    broker = LeanPikaEventBroker(
+        "127.0.0.1",
+        "guest",
+        "guest",
+        queues=[names["queue"]],
+        exchange_name=names["exchange"],
+        **kwargs,
+    )
+    await broker.connect()
+    return broker
+
+
+async def received(names: Dict[str, str]) -> List[str]:
+    connection = await aio_pika.connect(URL)
+    async with connection:
+        channel = await connection.channel()
+        queue = await channel.get_queue(names["queue"])
+        bodies = []
+        while (message := await queue.get(no_ack=True, fail=False)) is not None:
+            bodies.append(json.loads(message.body)["name"])
+    return bodies
+
+
+def dropped_logs(logs: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
+    return [
+        {k: v for k, v in entry.items() if k not in ("event_info", "host", "log_level")}
+        for entry in logs
+        if entry["event"] == "pika.events.dropped"
+    ]
+
+
+@pytest.mark.asyncio
+async def test_beyond_the_limit_events_are_dropped_and_logged_with_their_time_range(
+    names: Dict[str, str],
+) -> None:
+    events = numbered(11)
+    broker = await connected(names, max_held_events=3)
+    with structlog.testing.capture_logs() as logs:
+        for event in events[:10]:  # at once: none is published before the fourth
+            broker.publish(event)
+        assert broker.held_events == 3
+        while broker._background_tasks:
+            await asyncio.sleep(0.01)
+        broker.publish(events[10])  # room again: published, and the drops summed up
+        await broker.close()
+    assert await received(names) == ["step-0", "step-1", "step-2", "step-10"]
+    assert dropped_logs(logs) == [
+        {"event": "pika.events.dropped", "max_held_events": 3},
+        {
+            "event": "pika.events.dropped",
+            "dropped": 7,
+            "minimum_timestamp": 103.0,
+            "maximum_timestamp": 109.00000000000001,
+        },
+    ]
+    assert logs[-1]["event_info"] == (
+        "7 events were not published; publish them again from the tracker store with "
+        "rasa export --minimum-timestamp 103.0 --maximum-timestamp 109.00000000000001"
+    )
+
+
+@pytest.mark.asyncio
+async def test_failed_events_kept_for_later_count_towards_the_limit() -> None:
+    broker = LeanPikaEventBroker(
+        "127.0.0.1", "guest", "guest", queues=["unused"], max_held_events=3
+    )
+    broker._exchange = _FailingExchange()
+    events = numbered(5)
+    with structlog.testing.capture_logs() as logs:
+        for event in events[:3]:
+            broker.publish(event)
+        while broker._background_tasks:
+            await asyncio.sleep(0.01)
+        assert list(broker._unpublished_events) == events[:3]
+        for event in events[3:]:
+            broker.publish(event)
+        assert broker.held_events == 3
+        await broker.close()  # not connected: only the summary
+    assert list(broker._unpublished_events) == events[:3]
+    assert dropped_logs(logs)[-1] == {
+        "event": "pika.events.dropped",
+        "dropped": 2,
+        "minimum_timestamp": 103.0,
+        "maximum_timestamp": 104.00000000000001,
+    }
+
+
+@pytest.mark.asyncio
+async def test_rasa_export_has_no_limit(names: Dict[str, str]) -> None:
+    broker = await connected(names, max_held_events=3)
+    broker.raise_on_failure = True  # as rasa export sets it
+    for event in numbered(10):
+        broker.publish(event)
+    await broker.close()
+    assert await received(names) == [f"step-{i}" for i in range(10)]
+
+
+@pytest.mark.asyncio
+async def test_closing_publishes_what_is_under_way_first(names: Dict[str, str]) -> None:
+    broker = await connected(names)
+    events = numbered(300)
+    for event in events:
+        broker.publish(event)
+    await broker.close()  # at once: Rasa's broker would close the connection under them
+    assert await received(names) == [event["name"] for event in events]
+
+
+@pytest.mark.parametrize("limit", [0, -1, "many", "", True, 2.5, None])
+def test_the_limit_must_be_a_positive_whole_number(limit: Any) -> None:
+    with pytest.raises(ValueError, match="max_held_events must be a whole number"):
+        LeanPikaEventBroker("127.0.0.1", "guest", "guest", queues=["q"], max_held_events=limit)
+
+
+@pytest.mark.asyncio
+async def test_the_limit_may_come_from_an_environment_variable_in_the_endpoints() -> None:
+    broker = LeanPikaEventBroker("127.0.0.1", "guest", "guest", queues=["q"], max_held_events="500")
+    assert broker.max_held_events == 500
+    assert broker._unpublished_events.maxlen == 500

@@ -58,6 +58,7 @@ def test_children_get_every_variable_the_endpoints_file_expands() -> None:
         "RABBITMQ_PASSWORD": "guest",
         "RABBITMQ_QUEUE": "rasa_events",
         "RABBITMQ_EXCHANGE": "rasa-exchange",
+        "RABBITMQ_MAX_HELD_EVENTS": "20000",
         "CHANNEL_RATE_REDIS_URL": "redis://127.0.0.1:6379/1",
         "HANDOFF_RASA_URL": "http://127.0.0.1:7005",
         "HANDOFF_RASA_TOKEN": "token-123",
@@ -69,7 +70,7 @@ def test_children_get_every_variable_the_endpoints_file_expands() -> None:
     }
     lines = [line for line in ENDPOINTS_PATH.read_text().splitlines() if not line.startswith("#")]
     expanded = set(re.findall(r"\$\{([A-Z_]+)\}", "\n".join(lines)))
-    assert len(expanded) == 17
+    assert len(expanded) == 18
     assert expanded <= set(env)
 
 
@@ -125,6 +126,7 @@ def test_rasa_expands_the_endpoints_template(monkeypatch: pytest.MonkeyPatch) ->
         "username": "guest",
         "password": "guest",
         "exchange_name": "rasa-exchange",
+        "max_held_events": "20000",
         "queues": ["rasa_events"],
     }
 
