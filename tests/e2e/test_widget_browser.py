@@ -5,7 +5,8 @@ Headless chromium (Debian's, driven by Playwright) opens the page served by
 ``conftest.servers`` and ``conftest.widget_server``). The customer greets the
 bot, gets recommendations as a carousel, rates one, reloads the page and finds
 the conversation still there, gets a bot message emitted while the connection
-was down (the widget server was killed) exactly once after it is back, turns
+was down (the widget server was killed), the same text as one shown live
+seconds before, exactly once after it is back, turns
 angry and is handed to an agent, and gets the agent's messages live, labelled
 as the agent's, also one the agent sent while the connection was down, exactly
 once.
@@ -130,27 +131,30 @@ def test_a_customer_chats_gets_recommendations_and_an_agent(
     assert conversation(page) == before
     assert session_id(page) == session
 
-    # The connection drops; meanwhile the bot says something (pushed through Rasa's
-    # HTTP API, as a reminder would be); Rasa's emit reaches nobody. After the
-    # reconnection the widget catches it up from the inbox, once.
+    # The bot says something (pushed through Rasa's HTTP API, as a reminder would
+    # be): shown live. The connection drops; meanwhile the bot says exactly the same
+    # again, seconds later; Rasa's emit reaches nobody. After the reconnection the
+    # widget catches the repeat up from the inbox, once.
     bubbles = page.locator(BOT).count()
+    shipping = push_intent(servers, session, "shipping_delivery")
+    assert [shipping] == _variants("utter_shipping_info")  # one variant: the same text twice
+    expect(page.locator(BOT)).to_have_count(bubbles + 1)
+    shown = bot_texts(page)[-1]  # as rendered (a Markdown list)
     widget_server.kill()
     expect(page.locator("#chat-status")).to_have_text("Reconnecting…")
-    pushed = push_greeting(servers, session)
-    assert pushed in greetings
-    assert page.locator(BOT).count() == bubbles
+    assert push_intent(servers, session, "shipping_delivery") == shipping
+    assert page.locator(BOT).count() == bubbles + 1
     widget_server.start()
     expect(page.locator("#chat-status")).to_have_text("Connected", timeout=60_000)
-    expect(page.locator(BOT)).to_have_count(bubbles + 1)
-    expect(page.locator(BOT).last).to_have_text(pushed)
+    expect(page.locator(BOT)).to_have_count(bubbles + 2)
     time.sleep(4)  # the widget looks a second time 2 s after connecting
-    assert page.locator(BOT).count() == bubbles + 1
+    assert page.locator(BOT).count() == bubbles + 2
     before = conversation(page)
     page.reload()
     expect(page.locator("#chat-status")).to_have_text("Connected")
     time.sleep(4)
     assert conversation(page) == before
-    assert before[-1] == pushed
+    assert bot_texts(page)[-2:] == [shown, shown]
 
     # Very angry: the bot hands over to a person and says where the customer is in line.
     say(page, ANGRY)
@@ -212,8 +216,8 @@ def test_a_customer_chats_gets_recommendations_and_an_agent(
     assert after[-2:] == [AGENT_REPLY, WHILE_DOWN]
 
 
-def push_greeting(servers: Dict[str, str], session: str) -> str:
-    """Trigger ``greet`` in the conversation through Rasa's HTTP API; return the bot's reply.
+def push_intent(servers: Dict[str, str], session: str, intent: str) -> str:
+    """Trigger ``intent`` in the conversation through Rasa's HTTP API; return the bot's reply.
 
     With ``output_channel=latest`` Rasa emits the reply over socket.io; this
     returns once the conversation's tracker has it.
@@ -222,7 +226,7 @@ def push_greeting(servers: Dict[str, str], session: str) -> str:
     triggered = requests.post(
         f"{servers['rasa']}/conversations/{session}/trigger_intent",
         params={"output_channel": "latest"},
-        json={"name": "greet"},
+        json={"name": intent},
         timeout=60,
     )
     assert triggered.status_code == 200, triggered.text
