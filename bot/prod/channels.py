@@ -30,17 +30,16 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from bot.action_responses import install_on_start
 from bot.channels.rest import CHANNEL_NAME, HandoffRestInput, WebhookMessage
 from bot.channels.socketio import SocketIOInput
-from bot.prod.action_endpoint import (
-    close_action_endpoint_on_stop,
-    keep_alive_action_endpoint_on_start,
-)
+from bot.prod.action_endpoint import close_action_endpoint_on_stop
 from bot.prod.garbage_collection import freeze_heap_on_start
-from bot.prod.graph_runner import sequential_graph_runner_on_start
 from bot.prod.messages import ASSISTANT_UNAVAILABLE, RETRY_AFTER_S
-from bot.prod.tracker_store import strict_tracker_store_on_start
+from bot.prod.model_reload import (
+    AGENT_ADJUSTMENTS,
+    readjust_after_model_load_on_start,
+    retire_now_on_stop,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -51,16 +50,17 @@ def add_production_listeners(blueprint: Blueprint) -> None:
     """Add the listeners that adjust Rasa once it has started, and close on stop.
 
     They make the tracker store strict, check action responses with a validator
-    built once, keep action calls alive, run the graph without dask and, last,
-    keep what was loaded out of garbage collections. Each is idempotent, so
-    both production channels add them.
+    built once, keep action calls alive, run the graph without dask (the same
+    again for a model loaded through ``PUT /model``) and, last, keep what was
+    loaded out of garbage collections. Each is idempotent, so both production
+    channels add them.
     """
-    blueprint.listener("after_server_start")(strict_tracker_store_on_start)
-    blueprint.listener("after_server_start")(install_on_start)
-    blueprint.listener("after_server_start")(keep_alive_action_endpoint_on_start)
-    blueprint.listener("after_server_start")(sequential_graph_runner_on_start)
+    for adjustment in AGENT_ADJUSTMENTS:
+        blueprint.listener("after_server_start")(adjustment)
+    blueprint.listener("after_server_start")(readjust_after_model_load_on_start)
     blueprint.listener("after_server_start")(freeze_heap_on_start)
     blueprint.listener("before_server_stop")(close_action_endpoint_on_stop)
+    blueprint.listener("before_server_stop")(retire_now_on_stop)
 
 
 def unavailable() -> HTTPResponse:

@@ -12,8 +12,9 @@ object alive into the permanent generation that :func:`gc.freeze` keeps out of
 later collections, which then walk only what was created since.
 
 Reference counting still frees frozen objects; only reference cycles among
-them are never collected. A model replaced through Rasa's ``PUT /model`` is not
-frozen, and the cycles of the model it replaced stay in memory until restart.
+them are never collected. After a model load through Rasa's ``PUT /model`` the
+heap is unfrozen, collected (the replaced model's cycles go) and frozen again
+(:mod:`bot.prod.model_reload`).
 """
 
 import gc

@@ -11,8 +11,8 @@ targets, passing each node its parents' outputs exactly as dask does, and
 returns what ``DaskGraphRunner.run`` returns.
 
 Production mode installs it when Rasa has started
-(:func:`sequential_graph_runner_on_start`). A model loaded later (Rasa's
-``PUT /model``) runs with Rasa's own runner again, with the same results.
+(:func:`sequential_graph_runner_on_start`), and again on a model loaded later
+through Rasa's ``PUT /model`` (:mod:`bot.prod.model_reload`).
 """
 
 import logging

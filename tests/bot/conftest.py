@@ -3,10 +3,18 @@
 from typing import Any, Dict, Iterator
 
 import pytest
+from sanic import Sanic
 
 from tests.actions.conftest import postgres_url  # noqa: F401 - shared fixture
 from tests.bot.small_ted import train_small_ted
 from tests.prod.services import PrivateRedis
+
+
+@pytest.fixture(autouse=True)
+def sanic_test_mode(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Sanic rewrites some of its own methods at the first start of a server;
+    # test mode keeps the originals so that one process can start many servers.
+    monkeypatch.setattr(Sanic, "test_mode", True)
 
 
 @pytest.fixture(scope="session")

@@ -10,17 +10,9 @@ from typing import AsyncIterator, Iterator
 
 import pytest
 import pytest_asyncio
-from sanic import Sanic
 
 from bot.privacy import uninstall_log_masking
 from tests.bot.channels.platform_apis import FakePlatformApis
-
-
-@pytest.fixture(autouse=True)
-def sanic_test_mode(monkeypatch: pytest.MonkeyPatch) -> None:
-    # Sanic rewrites some of its own methods at the first start of a server;
-    # test mode keeps the originals so that one process can start many servers.
-    monkeypatch.setattr(Sanic, "test_mode", True)
 
 
 @pytest_asyncio.fixture

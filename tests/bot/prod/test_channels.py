@@ -31,11 +31,6 @@ class FakeAgent:
         await message.output_channel.send_text_message(message.sender_id, f"echo: {message.text}")
 
 
-@pytest.fixture(autouse=True)
-def sanic_test_mode(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(Sanic, "test_mode", True)
-
-
 @pytest.fixture
 def agent() -> FakeAgent:
     return FakeAgent()
@@ -171,6 +166,8 @@ def test_production_channels_install_their_start_listeners() -> None:
     from bot.prod.channels import ProductionSocketIOInput
     from bot.prod.garbage_collection import freeze_heap_on_start
     from bot.prod.graph_runner import sequential_graph_runner_on_start
+    from bot.prod.model_reload import readjust_after_model_load_on_start
+    from bot.prod.tracker_store import strict_tracker_store_on_start
 
     async def on_new_message(_message: UserMessage) -> None:
         return None
@@ -179,9 +176,11 @@ def test_production_channels_install_their_start_listeners() -> None:
         blueprint = channel.blueprint(on_new_message)
         # Sanic keeps a blueprint's listeners until the blueprint is registered.
         listeners = [(f.listener, f.event) for f in blueprint._future_listeners]
+        assert listeners.count((strict_tracker_store_on_start, "after_server_start")) == 1
         assert listeners.count((install_on_start, "after_server_start")) == 1
         assert listeners.count((keep_alive_action_endpoint_on_start, "after_server_start")) == 1
         assert listeners.count((sequential_graph_runner_on_start, "after_server_start")) == 1
+        assert listeners.count((readjust_after_model_load_on_start, "after_server_start")) == 1
         assert listeners.count((close_action_endpoint_on_stop, "before_server_stop")) == 1
         # Freezing comes last, once the others have built what they keep.
         starts = [listener for listener, event in listeners if event == "after_server_start"]
