@@ -7,7 +7,7 @@ answers through the message's output channel, the way Rasa does.
 import asyncio
 import contextlib
 import uuid
-from typing import Any, AsyncIterator, Callable, Dict, List
+from typing import Any, AsyncIterator, Callable, Dict, List, Tuple
 
 import aiohttp
 from rasa.core.channels.channel import InputChannel, UserMessage, register
@@ -45,6 +45,16 @@ async def serve(channel: InputChannel, agent: FakeAgent) -> AsyncIterator[str]:
     app = Sanic(f"channel_test_{uuid.uuid4().hex}")
     register([channel], app, route="/webhooks/")
     app.ctx.agent = agent
+    server, url = await start(app)
+    try:
+        yield f"{url}/webhooks/{channel.name()}"
+    finally:
+        await server.before_stop()
+        await stop(server)
+
+
+async def start(app: Sanic) -> Tuple[Any, str]:
+    """Start ``app`` on a free port, its start listeners run; return the server and base URL."""
     port = free_port()
     server = await app.create_server(
         host="127.0.0.1", port=port, return_asyncio_server=True, access_log=False
@@ -52,11 +62,7 @@ async def serve(channel: InputChannel, agent: FakeAgent) -> AsyncIterator[str]:
     assert server is not None
     await server.startup()
     await server.after_start()
-    try:
-        yield f"http://127.0.0.1:{port}/webhooks/{channel.name()}"
-    finally:
-        await server.before_stop()
-        await stop(server)
+    return server, f"http://127.0.0.1:{port}"
 
 
 async def stop(server: Any, grace_s: float = 2.0) -> None:

@@ -62,22 +62,24 @@ def names() -> Iterator[Dict[str, str]]:
     asyncio.run(delete())
 
 
-async def publish_and_read(
-    broker_class: Type[PikaEventBroker], names: Dict[str, str]
-) -> List[aio_pika.IncomingMessage]:
+async def connected(
+    names: Dict[str, str], broker_class: Type[PikaEventBroker] = LeanPikaEventBroker, **kwargs: Any
+) -> PikaEventBroker:
+    """A broker of ``broker_class`` connected to the private exchange and queue."""
     broker = broker_class(
         "127.0.0.1",
         "guest",
         "guest",
         queues=[names["queue"]],
         exchange_name=names["exchange"],
+        **kwargs,
     )
     await broker.connect()
-    for event in EVENTS:
-        broker.publish({"sender_id": "ana", **event.as_dict()}, headers={"trace": "t-1"})
-    while broker._background_tasks:  # every publish confirmed
-        await asyncio.sleep(0.01)
-    await broker.close()
+    return broker
+
+
+async def read_queue(names: Dict[str, str]) -> List[aio_pika.IncomingMessage]:
+    """Every message in the private queue, taken off it."""
     connection = await aio_pika.connect(URL)
     async with connection:
         channel = await connection.channel()
@@ -86,6 +88,18 @@ async def publish_and_read(
         while (message := await queue.get(no_ack=True, fail=False)) is not None:
             messages.append(message)
     return messages
+
+
+async def publish_and_read(
+    broker_class: Type[PikaEventBroker], names: Dict[str, str]
+) -> List[aio_pika.IncomingMessage]:
+    broker = await connected(names, broker_class)
+    for event in EVENTS:
+        broker.publish({"sender_id": "ana", **event.as_dict()}, headers={"trace": "t-1"})
+    while broker._background_tasks:  # every publish confirmed
+        await asyncio.sleep(0.01)
+    await broker.close()
+    return await read_queue(names)
 
 
 def summary(message: aio_pika.IncomingMessage) -> Dict[str, Any]:
@@ -180,10 +194,7 @@ async def publish_in_turns(
     broker_class: Type[PikaEventBroker], names: Dict[str, str], events: List[Dict[str, Any]]
 ) -> int:
     """Publishes ``events`` at once; how many went out within ten turns of the loop."""
-    broker = broker_class(
-        "127.0.0.1", "guest", "guest", queues=[names["queue"]], exchange_name=names["exchange"]
-    )
-    await broker.connect()
+    broker = await connected(names, broker_class)
     start = channel_tags(broker)
     for event in events:
         broker.publish(event)
@@ -211,13 +222,7 @@ async def test_a_burst_goes_out_in_fewer_turns_and_conversations_stay_in_order(
     assert rasas <= 5
     assert ours >= 10 * rasas
 
-    connection = await aio_pika.connect(URL)
-    async with connection:
-        channel = await connection.channel()
-        queue = await channel.get_queue(names["queue"])
-        received: List[Dict[str, Any]] = []
-        while (message := await queue.get(no_ack=True, fail=False)) is not None:
-            received.append(json.loads(message.body))
+    received = [json.loads(message.body) for message in await read_queue(names)]
     ours_received = received[len(events) :]  # after the messages of Rasa's broker
     assert sorted(map(json.dumps, ours_received)) == sorted(map(json.dumps, events))
     for sender in {event["sender_id"] for event in events}:
@@ -235,28 +240,9 @@ def numbered(count: int) -> List[Dict[str, Any]]:
     ]
 
 
-async def connected(names: Dict[str, str], **kwargs: Any) -> LeanPikaEventBroker:
-    broker = LeanPikaEventBroker(
-        "127.0.0.1",
-        "guest",
-        "guest",
-        queues=[names["queue"]],
-        exchange_name=names["exchange"],
-        **kwargs,
-    )
-    await broker.connect()
-    return broker
-
-
 async def received(names: Dict[str, str]) -> List[str]:
-    connection = await aio_pika.connect(URL)
-    async with connection:
-        channel = await connection.channel()
-        queue = await channel.get_queue(names["queue"])
-        bodies = []
-        while (message := await queue.get(no_ack=True, fail=False)) is not None:
-            bodies.append(json.loads(message.body)["name"])
-    return bodies
+    """The names of the events in the private queue, taken off it."""
+    return [json.loads(message.body)["name"] for message in await read_queue(names)]
 
 
 def dropped_logs(logs: List[Dict[str, Any]]) -> List[Dict[str, Any]]:

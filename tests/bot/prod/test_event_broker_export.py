@@ -8,9 +8,8 @@ import asyncio
 import json
 import time
 from pathlib import Path
-from typing import Any, Dict, List
+from typing import Dict
 
-import aio_pika
 import pytest
 import structlog.testing
 import yaml
@@ -21,7 +20,12 @@ from rasa.shared.core.events import ActionExecuted
 from rasa.shared.core.trackers import DialogueStateTracker
 from sqlalchemy.engine import make_url
 
-from tests.bot.prod.test_event_broker import URL, names, rabbitmq_running  # noqa: F401
+from tests.bot.prod.test_event_broker import (  # noqa: F401 - names: the fixture
+    names,
+    rabbitmq_running,
+    read_queue,
+    received,
+)
 from tests.e2e.helpers import run_rasa
 
 pytestmark = [
@@ -61,17 +65,6 @@ def endpoints_file(postgres_url: str, queue: Dict[str, str], path: Path) -> Path
     return path
 
 
-async def received(queue_names: Dict[str, str]) -> List[Dict[str, Any]]:
-    connection = await aio_pika.connect(URL)
-    async with connection:
-        channel = await connection.channel()
-        queue = await channel.get_queue(queue_names["queue"])
-        bodies = []
-        while (message := await queue.get(no_ack=True, fail=False)) is not None:
-            bodies.append(json.loads(message.body))
-    return bodies
-
-
 @pytest.mark.asyncio
 async def test_the_logged_export_publishes_exactly_the_dropped_events(
     postgres_url: str,
@@ -92,8 +85,7 @@ async def test_the_logged_export_publishes_exactly_the_dropped_events(
         await broker.close()
     summary = [entry for entry in logs if entry["event"] == "pika.events.dropped"][-1]
     assert summary["dropped"] == 7
-    live = await received(names)
-    assert [body["name"] for body in live] == ["step-0", "step-1", "step-2"]
+    assert await received(names) == ["step-0", "step-1", "step-2"]
 
     export = await asyncio.to_thread(
         run_rasa,
@@ -109,7 +101,7 @@ async def test_the_logged_export_publishes_exactly_the_dropped_events(
         300,
     )
     assert export.returncode == 0, export.stdout[-3000:] + export.stderr[-3000:]
-    exported = await received(names)
+    exported = [json.loads(message.body) for message in await read_queue(names)]
     assert [(body["sender_id"], body["name"]) for body in exported] == [
         ("ana", f"step-{i}") for i in range(3, 10)
     ]

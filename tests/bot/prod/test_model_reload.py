@@ -17,22 +17,10 @@ from sanic.response import HTTPResponse
 
 from bot.prod import model_reload
 from bot.prod.model_reload import readjust_after_model_load, retire_now_on_stop
-from tests.bot.channels.harness import stop
+from tests.bot.channels.harness import start, stop
 from tests.bot.prod.test_event_broker import names, rabbitmq_running  # noqa: F401
-from tests.e2e.helpers import free_port
 
 TOKEN = "reload-test-token"
-
-
-async def started(app: Sanic) -> Tuple[Any, str]:
-    port = free_port()
-    server = await app.create_server(
-        host="127.0.0.1", port=port, return_asyncio_server=True, access_log=False
-    )
-    assert server is not None
-    await server.startup()
-    await server.after_start()
-    return server, f"http://127.0.0.1:{port}"
 
 
 async def put_model(url: str, body: Dict[str, Any]) -> int:
@@ -71,7 +59,7 @@ async def fake_rasa() -> AsyncIterator[Tuple[Sanic, str, List[str]]]:
 
     app.register_listener(wrap, "after_server_start")
     app.register_listener(retire_now_on_stop, "before_server_stop")
-    server, url = await started(app)
+    server, url = await start(app)
     try:
         yield app, url, adjusted
     finally:
@@ -153,7 +141,7 @@ async def test_rasa_s_put_model_gets_the_production_adjustments(
     app = rasa.server.create_app(agent=agent, auth_token=TOKEN, endpoints=endpoints)
     register([ProductionRestInput()], app, route="/webhooks/")
     gc.unfreeze()
-    server, url = await started(app)
+    server, url = await start(app)
     try:
         first = app.ctx.agent
         assert isinstance(first.tracker_store, SingleReadSQLTrackerStore)  # strict at start
