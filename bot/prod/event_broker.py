@@ -60,16 +60,15 @@ from aio_pika.abc import AbstractRobustChannel
 from rasa.core.brokers.pika import RABBITMQ_EXCHANGE, PikaEventBroker
 from rasa.shared.core.events import remove_parse_data
 
-structlogger = structlog.get_logger()
+from bot.prod.settings import MAX_HELD_EVENTS
 
-MAX_HELD_EVENTS = 20_000
-"""Events waiting to be published, or kept after a failure, at most (per instance)."""
+structlogger = structlog.get_logger()
 
 RESUME_BELOW = 0.9
 """After dropping, publishing resumes once fewer than this share of the limit is held."""
 
 CLOSE_WAIT_S = 10.0
-"""How long closing waits for the publishes under way."""
+"""How long closing waits for the publishes under way to make progress before giving up."""
 
 
 @dataclass
@@ -131,8 +130,7 @@ class LeanPikaEventBroker(PikaEventBroker):
         """
         held = self.held_events
         if self._dropped is not None and held < self.max_held_events * RESUME_BELOW:
-            self._log_dropped(self._dropped)
-            self._dropped = None
+            self._stop_dropping()
         if self._dropped is None and held >= self.max_held_events and not self.raise_on_failure:
             self._dropped = DroppedEvents()
             structlogger.error(
@@ -149,7 +147,11 @@ class LeanPikaEventBroker(PikaEventBroker):
             return
         super().publish(event, headers)
 
-    def _log_dropped(self, dropped: DroppedEvents) -> None:
+    def _stop_dropping(self) -> None:
+        """Log what was dropped since dropping started, if it did, and publish again."""
+        dropped, self._dropped = self._dropped, None
+        if dropped is None:
+            return
         # rasa export's maximum is exclusive: the next float after the last one.
         last = dropped.last_timestamp
         maximum = math.nextafter(last, math.inf) if last is not None else None
@@ -183,9 +185,7 @@ class LeanPikaEventBroker(PikaEventBroker):
                     host=self.host,
                 )
                 break
-        if self._dropped is not None:
-            self._log_dropped(self._dropped)
-            self._dropped = None
+        self._stop_dropping()
         await super().close()
 
     async def connect(self) -> None:

@@ -35,7 +35,7 @@ from bot.action_responses import install_on_start
 from bot.prod.action_endpoint import KeepAliveEndpointConfig, keep_alive_action_endpoint_on_start
 from bot.prod.garbage_collection import freeze_heap
 from bot.prod.graph_runner import sequential_graph_runner_on_start
-from bot.prod.tracker_store import strict_tracker_store_on_start
+from bot.prod.tracker_store import primary_store, strict_tracker_store_on_start
 
 logger = logging.getLogger(__name__)
 
@@ -130,8 +130,8 @@ async def _retire(app: Sanic, replaced: Any) -> None:
     except asyncio.CancelledError:
         pass  # the server stops: close them now
     current = getattr(app.ctx, "agent", None)
-    store = _unwrapped(getattr(replaced, "tracker_store", None))
-    current_store = _unwrapped(getattr(current, "tracker_store", None))
+    store = primary_store(getattr(replaced, "tracker_store", None))
+    current_store = primary_store(getattr(current, "tracker_store", None))
     closed = []
     broker = getattr(store, "event_broker", None)
     if broker is not None and broker is not getattr(current_store, "event_broker", None):
@@ -155,11 +155,6 @@ async def _closing(what: str, closing: Awaitable[None]) -> None:
         await closing
     except Exception:  # a connection already broken must not stop the others closing
         logger.warning("Could not close the replaced model's %s.", what, exc_info=True)
-
-
-def _unwrapped(store: Any) -> Any:
-    # Rasa's FailSafeTrackerStore offers no public accessor for the store it wraps.
-    return getattr(store, "_tracker_store", store)
 
 
 def _put_model_route(app: Sanic) -> Optional[Any]:

@@ -23,6 +23,9 @@ from actions.settings import (
     _get_str,
 )
 
+MAX_HELD_EVENTS = 20_000
+"""Default of ``RABBITMQ_MAX_HELD_EVENTS``, and of the event broker's ``max_held_events``."""
+
 
 @dataclass(frozen=True)
 class ProductionSettings:
@@ -114,7 +117,7 @@ class ProductionSettings:
     rabbitmq_password: str = "guest"
     rabbitmq_queue: str = "rasa_events"
     rabbitmq_exchange: str = "rasa-exchange"
-    rabbitmq_max_held_events: int = 20_000
+    rabbitmq_max_held_events: int = MAX_HELD_EVENTS
     run_dir: Path = PROJECT_ROOT / ".data" / "prod"
     log_dir: Path = PROJECT_ROOT / "logs" / "prod"
     start_timeout_s: int = 300
@@ -205,7 +208,7 @@ class ProductionSettings:
             rabbitmq_queue=_get_str(environ, "RABBITMQ_QUEUE") or "rasa_events",
             rabbitmq_exchange=_get_str(environ, "RABBITMQ_EXCHANGE") or "rasa-exchange",
             rabbitmq_max_held_events=_get_int(
-                environ, "RABBITMQ_MAX_HELD_EVENTS", 20_000, minimum=1
+                environ, "RABBITMQ_MAX_HELD_EVENTS", MAX_HELD_EVENTS, minimum=1
             ),
             run_dir=_get_path(environ, "PROD_RUN_DIR", PROJECT_ROOT / ".data" / "prod"),
             log_dir=_get_path(environ, "PROD_LOG_DIR", PROJECT_ROOT / "logs" / "prod"),

@@ -216,8 +216,7 @@ def make_tracker_store_strict(agent: Any, ping_after_idle_s: float = PING_AFTER_
     store = agent.tracker_store
     if not isinstance(store, FailSafeTrackerStore):
         return False
-    # FailSafeTrackerStore offers no public accessor for the store it wraps.
-    primary = store._tracker_store
+    primary = primary_store(store)
     if isinstance(primary, SQLTrackerStore):
         _replace_engine(
             primary,
@@ -229,6 +228,14 @@ def make_tracker_store_strict(agent: Any, ping_after_idle_s: float = PING_AFTER_
         agent.processor.tracker_store = primary
     logger.info("Tracker store errors now fail the message (%s).", type(primary).__name__)
     return True
+
+
+def primary_store(store: Any) -> Any:
+    """The store a ``FailSafeTrackerStore`` wraps, or ``store`` itself (also ``None``)."""
+    # FailSafeTrackerStore offers no public accessor for the store it wraps.
+    if isinstance(store, FailSafeTrackerStore):
+        return store._tracker_store
+    return store
 
 
 async def strict_tracker_store_on_start(app: Sanic, _loop: Any) -> None:
